@@ -1,0 +1,1 @@
+"""Debate: claims, the opponent's speech building, and sessions."""

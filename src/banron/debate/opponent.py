@@ -1,0 +1,373 @@
+"""banron's side of the argument: rebuttals built from retrieved evidence.
+
+Every rebuttal starts from the evidence, not from the model. For each of the student's claims the
+retriever finds counter-evidence (passages on banron's side of the motion); the speech then takes
+the shape claim -> why it fails -> the evidence, cited as [n]. Three ways to write it:
+
+- ``template``: the frames in ``prompts/rebuttal.yaml`` around verbatim quotes. Never calls a
+  model, so it is fluent Korean offline and cannot switch sides.
+- ``bridge``: the template, plus one model-written sentence per claim explaining why it fails
+  (used for English on the embedded model, which writes passable English but not Korean).
+- ``llm``: the model writes the whole speech from numbered evidence (an API model).
+
+Whatever wrote it, each sentence is checked before it is shown: a sentence citing a passage that
+does not support it, or conceding the motion, is dropped; a speech left with fewer than two
+supported citations gets template points appended.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.resources import files
+from typing import Any, Literal
+
+import yaml
+
+from banron.config import DebateSettings
+from banron.domain import Citation, Claim, Hit, Lang, Motion, Passage, Side
+from banron.judge.citations import check_sentence, cited_numbers
+from banron.kb.chunking import split_sentences
+from banron.kb.lang import detect_lang
+from banron.kb.search import Retriever
+from banron.llm import ChatBackend, LLMError, Message
+
+Style = Literal["template", "bridge", "llm"]
+
+_CONCESSION = re.compile(
+    r"(동의합니다|동의한다|맞는 말|말씀이 맞|일리가 있|옳은 지적|입장을 바꾸|찬성 측이 옳|반대 측이 옳|"
+    r"\bi agree\b|you'?re right|you are right|good point|i concede|i change my|switch(ing)? sides|"
+    r"your side is (right|correct)|i now support)",
+    re.IGNORECASE,
+)
+_SENTENCE_END = re.compile(r"^(.*?[.!?。](?:\s*\[\d{1,2}\])*[.!?。]?)(\s+)", re.DOTALL)
+
+
+@lru_cache(maxsize=1)
+def phrases() -> dict[str, Any]:
+    text = (files("banron.debate") / "prompts" / "rebuttal.yaml").read_text(encoding="utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+@dataclass
+class Point:
+    claim: Claim
+    hits: list[Hit]
+
+
+@dataclass
+class Speech:
+    text: str
+    lang: Lang
+    claims: list[Claim]
+    citations: list[Citation]
+    evidence: dict[int, Passage] = field(default_factory=dict)
+    style: Style = "template"
+    dropped_sentences: list[str] = field(default_factory=list)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split()).rstrip(" .!?。")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+_LEADING_CONNECTIVE = re.compile(
+    r"^(또한|그리고|게다가|따라서|그러므로|그래서|하지만|그러나|마지막으로|첫째|둘째|셋째|"
+    r"also|and|so|therefore|moreover|furthermore|besides|but|finally|first(ly)?|second(ly)?|third(ly)?)[,\s]+",
+    re.IGNORECASE,
+)
+
+
+def _restatable(claim: str) -> str:
+    """The claim as quoted back: without its opening connective ("또한", "Also,")."""
+    stripped = _LEADING_CONNECTIVE.sub("", claim.strip())
+    return stripped if len(stripped) >= 6 else claim.strip()
+
+
+def _sentences(text: str) -> list[str]:
+    return [" ".join(text[s:e].split()) for s, e in split_sentences(text) if text[s:e].strip()]
+
+
+@dataclass
+class Opponent:
+    """Writes banron's rebuttals for one debate (banron argues ``side`` of ``motion``)."""
+
+    retriever: Retriever
+    motion: Motion
+    side: Side
+    kbs: Sequence[str]
+    settings: DebateSettings
+    llm: ChatBackend | None = None
+    motion_filter: str | None = None
+    temperature: float = 0.3
+    max_tokens: int = 400
+    seed: int = 0
+    used: set[str] = field(default_factory=set)
+
+    # -- planning ----------------------------------------------------------------------------
+    def plan(self, claims: list[Claim]) -> list[Point]:
+        """Choose evidence for each claim: the best passage not used earlier in the debate."""
+        points: list[Point] = []
+        chosen: set[str] = set()
+        per_claim = max(1, self.settings.passages_per_claim)
+        pools: list[list[Hit]] = []
+        for claim in claims:
+            hits = self.retriever.counter_evidence(
+                claim.text, self.kbs, against_side=self.side.opposite.value, motion=self.motion_filter, top_k=8
+            )
+            # Fresh evidence first; reuse a passage only when nothing else answers the claim.
+            hits.sort(key=lambda h: h.passage.id in self.used)
+            pools.append(hits)
+            pick = [h for h in hits if h.passage.id not in chosen][:per_claim]
+            chosen.update(h.passage.id for h in pick)
+            points.append(Point(claim, pick))
+        # At least two citations per speech when the knowledge base has them.
+        for point, pool in zip(points, pools, strict=True):
+            if sum(len(p.hits) for p in points) >= 2:
+                break
+            extra = [h for h in pool if h.passage.id not in chosen][:1]
+            chosen.update(h.passage.id for h in extra)
+            point.hits.extend(extra)
+        return points
+
+    def style_for(self, lang: str) -> Style:
+        style = self.settings.style
+        if self.llm is None or style == "template":
+            return "template"
+        if style == "llm":
+            return "llm"
+        if self.llm.name == "openai":
+            return "llm"
+        if self.llm.name == "local" and lang == "en":
+            return "bridge"
+        return "template"
+
+    # -- speaking ----------------------------------------------------------------------------
+    def rebut(self, speech: str, claims: list[Claim]) -> Iterator[str | Speech]:
+        """Stream the rebuttal as text pieces; the last item yielded is the finished Speech."""
+        lang: Lang = "ko" if detect_lang(speech) == "ko" else "en"
+        points = self.plan(claims)
+        numbered: dict[int, Passage] = {}
+        for point in points:
+            for h in point.hits:
+                if h.passage not in numbered.values():
+                    numbered[len(numbered) + 1] = h.passage
+        style = self.style_for(lang)
+        rng = random.Random(f"{self.seed}:{speech}")
+        writer = _Writer(self, numbered, lang)
+        if style == "llm":
+            yield from writer.llm_speech(speech, points)
+            if len(writer.cited) < min(2, len(numbered)):
+                # The model left too few supported citations: answer the uncited claims from templates.
+                missing = [p for p in points if not any(n in writer.cited for n in writer.numbers_of(p))]
+                yield from writer.template_points(missing or points, rng, bridge=False, continuation=True)
+        else:
+            yield from writer.say(writer.fmt("opening", rng, side=self.side.label(lang)))
+            yield from writer.template_points(points, rng, bridge=style == "bridge")
+            yield from writer.say(
+                writer.fmt(
+                    "closing",
+                    rng,
+                    motion=self.motion.text_in(lang),
+                    stance_verb=phrases()[lang]["stance_verb"][self.side.value],
+                ),
+                sep="\n\n",
+            )
+        self.used.update(p.id for n, p in numbered.items() if n in writer.cited)
+        yield Speech(
+            text=writer.text.strip(),
+            lang=lang,
+            claims=claims,
+            citations=[writer.citation(n) for n in sorted(writer.cited)],
+            evidence={n: numbered[n] for n in sorted(writer.cited)},
+            style=style,
+            dropped_sentences=writer.dropped,
+        )
+
+
+class _Writer:
+    """Accumulates one speech, checking each sentence before it is emitted."""
+
+    def __init__(self, opp: Opponent, numbered: dict[int, Passage], lang: Lang) -> None:
+        self.opp = opp
+        self.numbered = numbered
+        self.lang: Lang = lang
+        self.p = phrases()[lang]
+        self.text = ""
+        self.cited: dict[int, str] = {}  # n -> quote
+        self.dropped: list[str] = []
+        self._n_of = {p.id: n for n, p in numbered.items()}
+
+    def numbers_of(self, point: Point) -> list[int]:
+        return [self._n_of[h.passage.id] for h in point.hits if h.passage.id in self._n_of]
+
+    def fmt(self, key: str, rng: random.Random, **kw: Any) -> str:
+        frame = self.p[key]
+        if isinstance(frame, list):
+            frame = rng.choice(frame)
+        return str(frame).format(**kw)
+
+    def citation(self, n: int) -> Citation:
+        p = self.numbered[n]
+        return Citation(n=n, passage_id=p.id, kb=p.kb, quote=self.cited[n], title=p.title, source=p.source)
+
+    def say(self, sentence: str, sep: str = " ") -> Iterator[str]:
+        """Emit a sentence if it passes the checks; record its citations."""
+        sentence = sentence.strip()
+        if not sentence:
+            return
+        if _CONCESSION.search(sentence):
+            self.dropped.append(sentence)
+            return
+        numbers = cited_numbers(sentence)
+        if numbers:
+            retriever = self.opp.retriever
+            checks = check_sentence(
+                sentence,
+                self.numbered,
+                retriever.tokenizer,
+                embed_query=retriever.embedder.query,
+                passage_vector=lambda p: retriever.embedder.passages([p.text])[0],
+            )
+            if not all(c.supported for c in checks):
+                self.dropped.append(sentence)
+                return
+            for n in numbers:
+                self.cited.setdefault(n, self._quote_for(n, sentence))
+        piece = (sep if self.text and not self.text.endswith("\n") else "") + sentence
+        self.text += piece
+        yield piece
+
+    def _quote_for(self, n: int, sentence: str) -> str:
+        """The passage text the sentence rests on: its best-overlapping sentences."""
+        p = self.numbered[n]
+        return self._best_quote(p, set(self.opp.retriever.tokenizer.tokens(sentence)))
+
+    def _best_quote(self, p: Passage, wanted: set[str], max_sentences: int = 2) -> str:
+        sents = _sentences(p.text)
+        if len(sents) <= max_sentences:
+            return " ".join(sents)
+        tok = self.opp.retriever.tokenizer
+        scores = [len(wanted & set(tok.tokens(s))) for s in sents]
+        best = max(range(len(sents) - max_sentences + 1), key=lambda i: (sum(scores[i : i + max_sentences]), -i))
+        return " ".join(sents[best : best + max_sentences])
+
+    def _evidence_sentence(self, point: Point, n: int, first: bool) -> str:
+        p = self.numbered[n]
+        quote = self._best_quote(p, set(self.opp.retriever.tokenizer.tokens(point.claim.text)))
+        if len(quote) > 420:
+            quote = _shorten(quote, 420)
+        same = p.lang == self.lang
+        key = ("evidence_" if first else "more_") + ("same" if same else "other")
+        if same:
+            quote = quote.rstrip(" .!?。")
+            if self.lang == "en" and len(quote) > 1 and quote[1].islower():
+                quote = quote[0].lower() + quote[1:]
+        return str(self.p[key]).format(source=p.source or p.title, title=p.title or p.source, quote=quote, n=n)
+
+    def template_points(
+        self, points: list[Point], rng: random.Random, *, bridge: bool, continuation: bool = False
+    ) -> Iterator[str]:
+        ordinals = self.p["ordinals"]
+        for i, point in enumerate(points):
+            ordinal = ordinals[min(i, len(ordinals) - 1)]
+            yield from self.say(
+                self.p["restate"].format(ordinal=ordinal, claim=_shorten(_restatable(point.claim.text), 90)),
+                sep="\n\n",
+            )
+            numbers = self.numbers_of(point)
+            if not numbers:
+                yield from self.say(self.p["no_evidence"])
+                continue
+            wrote_bridge = False
+            if bridge:
+                line = self._bridge(point, numbers[0])
+                if line:
+                    yield from self.say(line)
+                    wrote_bridge = True
+            if not wrote_bridge:
+                yield from self.say(self.fmt("pivot", rng))
+            for j, n in enumerate(numbers):
+                yield from self.say(self._evidence_sentence(point, n, first=j == 0))
+            yield from self.say(self.fmt("warrant", rng))
+        if continuation:
+            self.text += "\n"
+
+    def _bridge(self, point: Point, n: int) -> str | None:
+        """One model-written sentence on why the claim fails; None when the model's line fails checks."""
+        llm = self.opp.llm
+        if llm is None:
+            return None
+        bp = phrases()["bridge_prompt"]
+        language = "Korean" if self.lang == "ko" else "English"
+        kw = {
+            "side": self.opp.side.label("en"),
+            "motion": self.opp.motion.text_in("en"),
+            "language": language,
+            "claim": point.claim.text,
+            "evidence": self.numbered[n].text,
+        }
+        messages: list[Message] = [
+            {"role": "system", "content": bp["system"].format(**kw)},
+            {"role": "user", "content": bp["user"].format(**kw)},
+        ]
+        try:
+            raw = "".join(llm.stream(messages, max_tokens=60, temperature=self.opp.temperature))
+        except LLMError:
+            return None
+        sents = _sentences(raw.strip().strip('"'))
+        if not sents:
+            return None
+        line = sents[0]
+        if (
+            cited_numbers(line)
+            or _CONCESSION.search(line)
+            or detect_lang(line) != self.lang
+            or len(line) < 15
+            or len(line) > 300
+            or not line.endswith((".", "!", "?"))
+        ):
+            return None
+        return line
+
+    def llm_speech(self, speech: str, points: list[Point]) -> Iterator[str]:
+        llm = self.opp.llm
+        assert llm is not None
+        fp = phrases()["free_prompt"]
+        evidence = "\n".join(
+            f"[{n}] {p.title} ({p.source}): {' '.join(p.text.split())}" for n, p in self.numbered.items()
+        )
+        kw = {
+            "side": self.opp.side.label("en"),
+            "motion": self.opp.motion.text_in(self.lang),
+            "language": "Korean" if self.lang == "ko" else "English",
+            "speech": speech,
+            "claims": "\n".join(f"- {pt.claim.text}" for pt in points),
+            "evidence": evidence or "(none)",
+        }
+        messages: list[Message] = [
+            {"role": "system", "content": fp["system"].format(**kw)},
+            {"role": "user", "content": fp["user"].format(**kw)},
+        ]
+        buf = ""
+        try:
+            for piece in llm.stream(messages, max_tokens=self.opp.max_tokens, temperature=self.opp.temperature):
+                buf += piece
+                while True:
+                    m = _SENTENCE_END.match(buf)
+                    if not m:
+                        break
+                    yield from self.say(m.group(1), sep=" " if "\n" not in m.group(2) else "\n")
+                    buf = buf[m.end() :]
+        except LLMError:
+            # A cut or timed-out stream keeps what was already checked; templates fill the rest.
+            buf = ""
+        if buf.strip():
+            yield from self.say(buf)

@@ -1,0 +1,1 @@
+"""Knowledge base: loaders -> chunking -> {embedder, Korean-aware tokenizer} -> index -> hybrid search."""

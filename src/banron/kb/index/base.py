@@ -1,0 +1,70 @@
+"""The SearchIndex protocol: storage of passages with their tokens and vectors, and two rankings.
+
+Fusion, stance logic and query embedding live above this in ``banron.kb.search`` so every index
+implementation only has to answer "top k by BM25" and "top k by cosine" under the same filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from banron.domain import Passage
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    passage: Passage
+    tokens: list[str]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class KBInfo:
+    name: str
+    documents: int
+    passages: int
+    langs: dict[str, int] = field(default_factory=dict)
+    stances: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search. ``None`` means no restriction on that field."""
+
+    motion: str | None = None
+    stances: tuple[str, ...] | None = None
+    lang: str | None = None
+
+
+class SearchIndex(Protocol):
+    def ensure_kb(self, kb: str) -> None: ...
+
+    def list_kbs(self) -> list[KBInfo]: ...
+
+    def document_hash(self, kb: str, doc_id: str) -> str | None:
+        """Content hash recorded for a document, or None if absent (for incremental ingest)."""
+        ...
+
+    def replace_document(
+        self, kb: str, doc_id: str, content_hash: str, source: str, items: Sequence[StoredPassage]
+    ) -> None:
+        """Atomically replace a document's passages (insert when new)."""
+        ...
+
+    def delete_document(self, kb: str, doc_id: str) -> bool: ...
+
+    def get(self, kb: str, passage_id: str) -> Passage | None: ...
+
+    def count(self, kb: str) -> int: ...
+
+    def lexical(
+        self, kbs: Sequence[str], tokens: list[str], k: int, filters: Filters
+    ) -> list[tuple[Passage, float]]: ...
+
+    def dense(
+        self, kbs: Sequence[str], vector: np.ndarray, k: int, filters: Filters
+    ) -> list[tuple[Passage, float]]: ...

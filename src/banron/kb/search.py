@@ -1,0 +1,107 @@
+"""Hybrid retrieval: Korean-aware BM25 + dense multilingual cosine, fused by reciprocal rank fusion.
+
+Lexical search finds the student's own words (names, numbers, rare terms); dense search bridges
+paraphrase and language (a Korean claim finds English evidence). Fusing ranks rather than scores
+needs no calibration between the two. Stance-aware search asks for passages on one side of a
+motion first, which is what a rebuttal needs: evidence *against* the student's claim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from banron.config import KBSettings
+from banron.domain import Hit, Passage
+from banron.kb.embed import Embedder
+from banron.kb.index.base import Filters, SearchIndex
+from banron.kb.tokenize import LexicalTokenizer
+
+Mode = Literal["lexical", "dense", "hybrid"]
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]], weights: Sequence[float], k: int = 60
+) -> dict[str, float]:
+    """Fused score per id: sum of ``weight / (k + rank)`` over the rankings (ranks start at 1).
+
+    Independent of the order in which rankings are given.
+    """
+    fused: dict[str, float] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + w / (k + rank)
+    return fused
+
+
+@dataclass
+class Retriever:
+    index: SearchIndex
+    embedder: Embedder
+    tokenizer: LexicalTokenizer
+    settings: KBSettings
+
+    def search(
+        self,
+        query: str,
+        kbs: Sequence[str],
+        *,
+        top_k: int = 10,
+        mode: Mode = "hybrid",
+        filters: Filters | None = None,
+    ) -> list[Hit]:
+        filters = filters or Filters()
+        n = max(top_k, self.settings.candidates)
+        lexical: list[tuple[Passage, float]] = []
+        dense: list[tuple[Passage, float]] = []
+        if mode in ("lexical", "hybrid"):
+            lexical = self.index.lexical(kbs, self.tokenizer.tokens(query), n, filters)
+        if mode in ("dense", "hybrid"):
+            dense = self.index.dense(kbs, self.embedder.query(query), n, filters)
+        if mode == "lexical":
+            return [Hit(p, s, lexical_rank=i) for i, (p, s) in enumerate(lexical[:top_k], 1)]
+        if mode == "dense":
+            return [Hit(p, s, dense_rank=i) for i, (p, s) in enumerate(dense[:top_k], 1)]
+
+        def key(p: Passage) -> str:
+            return f"{p.kb}\x1f{p.id}"
+
+        by_key = {key(p): p for p, _ in [*lexical, *dense]}
+        lex_ids = [key(p) for p, _ in lexical]
+        den_ids = [key(p) for p, _ in dense]
+        fused = reciprocal_rank_fusion(
+            [lex_ids, den_ids],
+            [self.settings.lexical_weight, self.settings.dense_weight],
+            k=self.settings.rrf_k,
+        )
+        lex_rank = {k_: i for i, k_ in enumerate(lex_ids, 1)}
+        den_rank = {k_: i for i, k_ in enumerate(den_ids, 1)}
+        ordered = sorted(fused, key=lambda k_: (-fused[k_], k_))[:top_k]
+        return [Hit(by_key[k_], fused[k_], lex_rank.get(k_), den_rank.get(k_)) for k_ in ordered]
+
+    def counter_evidence(
+        self,
+        claim: str,
+        kbs: Sequence[str],
+        *,
+        against_side: str,
+        motion: str | None,
+        top_k: int = 5,
+    ) -> list[Hit]:
+        """Evidence for the side opposite ``against_side``: that side's passages first, then neutral.
+
+        When a knowledge base carries no stance labels for this motion (a teacher's plain PDFs), the
+        search falls back to all passages, label-free.
+        """
+        own = "con" if against_side == "pro" else "pro"
+        hits = self.search(claim, kbs, top_k=top_k, filters=Filters(motion=motion, stances=(own,)))
+        if len(hits) < top_k:
+            seen = {(h.passage.kb, h.passage.id) for h in hits}
+            extra = self.search(
+                claim, kbs, top_k=top_k, filters=Filters(motion=motion, stances=("neutral",))
+            )
+            hits += [h for h in extra if (h.passage.kb, h.passage.id) not in seen][: top_k - len(hits)]
+        if not hits and motion is not None:
+            hits = self.counter_evidence(claim, kbs, against_side=against_side, motion=None, top_k=top_k)
+        return hits

@@ -1,0 +1,1 @@
+"""Persistence of debates and turns (SQLite default)."""
