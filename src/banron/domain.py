@@ -53,6 +53,8 @@ class Passage:
     doc_id: str = ""
     start: int = 0  # character offsets of `text` inside the source document
     end: int = 0
+    page: int | None = None  # 1-based page of the passage's start (PDF)
+    section: str = ""  # the heading the passage falls under, when the document has headings
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -66,6 +66,8 @@ class Ingestor:
                     doc_id=doc.doc_id,
                     start=start,
                     end=end,
+                    page=doc.page_at(start),
+                    section=doc.section_at(start),
                 )
             )
         return out

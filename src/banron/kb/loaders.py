@@ -25,12 +25,13 @@ add a reader for the suffix to ``_READERS``; callers do not change.
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,21 @@ class Document:
     stance: str = "neutral"
     motion: str = ""
     passage_id: str = ""
+    # Where pages start in ``text`` (offset of page 1, page 2, ...), for PDFs; empty otherwise.
+    page_starts: list[int] = field(default_factory=list)
+    # (offset, heading) for each heading in ``text``, in order; empty when the format has none.
+    sections: list[tuple[int, str]] = field(default_factory=list)
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based page containing ``offset``, or None when the document has no pages."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect.bisect_right(self.page_starts, offset))
+
+    def section_at(self, offset: int) -> str:
+        """The last heading at or before ``offset`` ("" when none)."""
+        i = bisect.bisect_right([o for o, _ in self.sections], offset)
+        return self.sections[i - 1][1] if i else ""
 
 
 class LoaderError(Exception):

@@ -47,6 +47,8 @@ CREATE TABLE IF NOT EXISTS passages (
     motion TEXT NOT NULL DEFAULT '',
     start INTEGER NOT NULL DEFAULT 0,
     "end" INTEGER NOT NULL DEFAULT 0,
+    page INTEGER,
+    section TEXT NOT NULL DEFAULT '',
     tokens TEXT NOT NULL,
     vector BLOB NOT NULL,
     PRIMARY KEY (kb, id),
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(kb, doc_id);
 """
 
-_COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end"'
+_COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end", page, section'
 
 
 @dataclass
@@ -111,7 +113,7 @@ class SQLiteIndex:
             )
             db.executemany(
                 f"INSERT OR REPLACE INTO passages (kb, {_COLS}, tokens, vector)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         kb,
@@ -125,6 +127,8 @@ class SQLiteIndex:
                         it.passage.motion,
                         it.passage.start,
                         it.passage.end,
+                        it.passage.page,
+                        it.passage.section,
                         json.dumps(it.tokens, ensure_ascii=False),
                         np.asarray(it.vector, dtype=np.float32).tobytes(),
                     )
@@ -196,9 +200,9 @@ class SQLiteIndex:
                     f"SELECT {_COLS}, tokens, vector FROM passages WHERE kb = ? ORDER BY doc_id, start, id",
                     (kb,),
                 ):
-                    passages.append(_passage(kb, row[:10]))
-                    corpus.append(json.loads(row[10]))
-                    vectors.append(np.frombuffer(row[11], dtype=np.float32))
+                    passages.append(_passage(kb, row[:12]))
+                    corpus.append(json.loads(row[12]))
+                    vectors.append(np.frombuffer(row[13], dtype=np.float32))
             dim = vectors[0].shape[0] if vectors else 0
             matrix = np.vstack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
             bm25 = None
@@ -277,7 +281,7 @@ class SQLiteIndex:
 
 
 def _passage(kb: str, row: Sequence[object]) -> Passage:
-    pid, doc_id, text, title, source, lang, stance, motion, start, end = row
+    pid, doc_id, text, title, source, lang, stance, motion, start, end, page, section = row
     return Passage(
         id=str(pid),
         kb=kb,
@@ -290,4 +294,6 @@ def _passage(kb: str, row: Sequence[object]) -> Passage:
         doc_id=str(doc_id),
         start=int(start),  # type: ignore[call-overload]
         end=int(end),  # type: ignore[call-overload]
+        page=None if page is None else int(page),  # type: ignore[call-overload]
+        section=str(section or ""),
     )
