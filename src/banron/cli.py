@@ -25,7 +25,9 @@ from banron.llm import LLMError
 from banron.runtime import Runtime
 from banron.store.sqlite import DebateStore
 
-app = typer.Typer(help="반론 banron — a debate sparring partner that rebuts with cited evidence.", no_args_is_help=True)
+app = typer.Typer(
+    help="반론 banron — a debate sparring partner that rebuts with cited evidence.", no_args_is_help=True
+)
 kb_app = typer.Typer(help="Knowledge bases: add documents, list, search.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
@@ -68,7 +70,8 @@ def config_show(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    console.print(f"[dim]config file: {rt.settings.config_file} ({'found' if rt.settings.config_file.exists() else 'absent'})[/]")
+    found = "found" if rt.settings.config_file.exists() else "absent"
+    console.print(f"[dim]config file: {rt.settings.config_file} ({found})[/]")
 
     def walk(prefix: str, obj: Any) -> None:
         for k, v in obj.items():
@@ -132,7 +135,9 @@ def kb_add(
     )
     for path, message in report.errors:
         err.print(f"[yellow]skipped[/] {escape(path)}: {escape(message)}")
-    if report.errors and not (report.documents_added or report.documents_updated or report.documents_unchanged):
+    if report.errors and not (
+        report.documents_added or report.documents_updated or report.documents_unchanged
+    ):
         raise typer.Exit(1)
 
 
@@ -190,7 +195,9 @@ def kb_search(
         return
     for i, h in enumerate(hits, 1):
         p = h.passage
-        console.print(f"[bold]{i}. {escape(p.title or p.id)}[/] [dim]{p.id} · {p.stance} · {p.lang} · {h.score:.4f}[/]")
+        console.print(
+            f"[bold]{i}. {escape(p.title or p.id)}[/] [dim]{p.id} · {p.stance} · {p.lang} · {h.score:.4f}[/]"
+        )
         console.print(f"   {escape(' '.join(p.text.split())[:300])}")
 
 
@@ -227,9 +234,11 @@ def _choose_motion(motion: str | None, kb: str | None, interactive: bool) -> Mot
             return found
         if kb is None:
             ids = ", ".join(m.id for m in content.motions())
-            raise _fail(f"unknown motion {motion!r}. Bundled motions: {ids}. Use --kb NAME to debate your own.")
+            raise _fail(
+                f"unknown motion {motion!r}. Bundled motions: {ids}. Use --kb NAME to debate your own."
+            )
         lang = "ko" if detect_lang(motion) == "ko" else "en"
-        return Motion(id="custom", text=motion.strip(), lang=lang)
+        return Motion(id="custom", text=motion.strip(), lang="ko" if lang == "ko" else "en")
     ms = content.motions()
     if not interactive:
         raise _fail("--motion is required with --script")
@@ -237,7 +246,9 @@ def _choose_motion(motion: str | None, kb: str | None, interactive: bool) -> Mot
     for i, m in enumerate(ms, 1):
         table.add_row(str(i), m.text, m.lang)
     console.print(table)
-    choice = Prompt.ask("논제 번호 / motion number", choices=[str(i) for i in range(1, len(ms) + 1)], default="1")
+    choice = Prompt.ask(
+        "논제 번호 / motion number", choices=[str(i) for i in range(1, len(ms) + 1)], default="1"
+    )
     return ms[int(choice) - 1]
 
 
@@ -249,7 +260,9 @@ def _choose_side(side: str | None, motion: Motion, interactive: bool) -> Side:
             raise _fail("--side must be pro or con") from None
     if not interactive:
         raise _fail("--side is required with --script")
-    ans = Prompt.ask("당신의 입장 / your side (pro = 찬성, con = 반대)", choices=["pro", "con"], default="pro")
+    ans = Prompt.ask(
+        "당신의 입장 / your side (pro = 찬성, con = 반대)", choices=["pro", "con"], default="pro"
+    )
     return Side(ans)
 
 
@@ -258,17 +271,25 @@ def _print_evidence(turn: Turn) -> None:
         console.print("[dim](인용 없음 / no citations)[/]")
         return
     for c in turn.citations:
-        console.print(f"  [bold cyan][{c.n}][/] {escape(c.title)} [dim]— {escape(c.source)} ({c.kb}:{c.passage_id})[/]")
+        console.print(
+            f"  [bold cyan][{c.n}][/] {escape(c.title)} [dim]— {escape(c.source)} ({c.kb}:{c.passage_id})[/]"
+        )
         console.print(f"      [italic]{escape(c.quote[:400])}[/]")
 
 
 @app.command("spar")
 def spar(
-    motion: Annotated[str | None, typer.Option(help="Bundled motion id, or the motion's text with --kb.")] = None,
+    motion: Annotated[
+        str | None, typer.Option(help="Bundled motion id, or the motion's text with --kb.")
+    ] = None,
     side: Annotated[str | None, typer.Option(help="Your side: pro or con. banron takes the other.")] = None,
     llm: Annotated[str | None, typer.Option(help="Chat backend: local, openai, fake.")] = None,
-    kb: Annotated[str | None, typer.Option(help="Argue from this knowledge base instead of the bundled pack.")] = None,
-    script: Annotated[Path | None, typer.Option(help="Read speeches from JSONL ({'text':...}) or paragraphs.")] = None,
+    kb: Annotated[
+        str | None, typer.Option(help="Argue from this knowledge base instead of the bundled pack.")
+    ] = None,
+    script: Annotated[
+        Path | None, typer.Option(help="Read speeches from JSONL ({'text':...}) or paragraphs.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="With --script: one JSON object per turn.")] = False,
 ) -> None:
     """Spar on a motion: you speak, banron rebuts each claim with cited evidence."""
@@ -385,7 +406,51 @@ def _interactive(session: SparSession) -> None:
         if turn is not None:
             last_banron = turn
     if session.record:
-        console.print(f"[dim]debate {session.record.id} saved under {session.store.path if session.store else ''}[/]")
+        console.print(
+            f"[dim]debate {session.record.id} saved under {session.store.path if session.store else ''}[/]"
+        )
+
+
+# -- eval -------------------------------------------------------------------------------------
+eval_app = typer.Typer(help="Measure banron: retrieval quality on BEIR-layout datasets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    beir: Annotated[Path, typer.Option(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv.")],
+    mode: Annotated[str, typer.Option(help="lexical, dense, hybrid, hybrid+stance or all.")] = "all",
+    processes: Annotated[int | None, typer.Option(min=1, help="Embedding processes [default: CPUs].")] = None,
+    limit_queries: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N queries.")] = None,
+    ignore_identical_ids: Annotated[
+        bool, typer.Option(help="Drop hits whose id is the query's id (ArguAna), before cutting to k.")
+    ] = False,
+    chunk_tokens: Annotated[int | None, typer.Option(min=16, help="Chunk limit [default: embedder's].")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON here.")] = None,
+) -> None:
+    """Index a BEIR dataset with banron's own pipeline and report nDCG@10, Recall@10/100, MRR@10."""
+    from banron.evaluation import BeirError, evaluate_retrieval, load_beir, render, write_json
+
+    rt = _runtime()
+    try:
+        dataset = load_beir(beir, limit_queries=limit_queries)
+        report = evaluate_retrieval(
+            dataset,
+            modes=[mode],
+            settings=rt.settings,
+            processes=processes,
+            chunk_tokens=chunk_tokens,
+            ignore_identical_ids=ignore_identical_ids,
+            console=err,
+        )
+    except BeirError as e:
+        raise _fail(str(e)) from None
+    console.print(render(report))
+    for note in report.notes:
+        err.print(f"[dim]{escape(note)}[/]")
+    if json_out:
+        write_json(report, json_out)
+        console.print(f"[dim]wrote {json_out}[/]")
 
 
 def main() -> None:  # pragma: no cover

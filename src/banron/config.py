@@ -29,9 +29,7 @@ def default_home() -> Path:
 class OpenAISettings(BaseModel):
     """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server...)."""
 
-    base_url: str = Field(
-        "https://api.openai.com/v1", description="Base URL up to and including /v1."
-    )
+    base_url: str = Field("https://api.openai.com/v1", description="Base URL up to and including /v1.")
     model: str = Field("gpt-4o-mini", description="Model name sent with every request.")
     api_key: SecretStr | None = Field(
         None,

@@ -111,5 +111,7 @@ class Turn:
 
     def to_message(self, banron_is: Literal["assistant", "user"] = "assistant") -> dict[str, str]:
         """This turn as a chat message from banron's point of view."""
-        role = banron_is if self.speaker == "banron" else ("user" if banron_is == "assistant" else "assistant")
+        role = (
+            banron_is if self.speaker == "banron" else ("user" if banron_is == "assistant" else "assistant")
+        )
         return {"role": role, "content": self.text}

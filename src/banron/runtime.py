@@ -12,7 +12,7 @@ from banron import content
 from banron.config import Settings, load_settings
 from banron.kb.embed import Embedder, EmbeddingCache, get_embedder
 from banron.kb.index.sqlite import SQLiteIndex
-from banron.kb.ingest import IngestReport, Ingestor
+from banron.kb.ingest import Ingestor, IngestReport
 from banron.kb.loaders import load_path
 from banron.kb.search import Retriever
 from banron.kb.tokenize import LexicalTokenizer, make_tokenizer
@@ -59,5 +59,10 @@ class Runtime:
 
     def ensure_bundled(self) -> IngestReport:
         """Load the bundled evidence packs into the ``bundled`` knowledge base (no-op when current)."""
+        from banron.content.seed_vectors import seed_cache
+
         docs = [d for path in content.pack_paths() for d in load_path(path)]
-        return self.ingestor().add_documents(content.BUNDLED_KB, docs)
+        ingestor = self.ingestor()
+        if any(self.index.document_hash(content.BUNDLED_KB, d.doc_id) is None for d in docs):
+            seed_cache(self.cache, self.embedder.name)
+        return ingestor.add_documents(content.BUNDLED_KB, docs)

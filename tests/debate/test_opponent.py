@@ -27,7 +27,9 @@ EN_SPEECH = (
 )
 
 
-def _opponent(rt: Runtime, motion_id: str, side: Side, llm: FakeBackend | None = None, style: str = "auto") -> Opponent:
+def _opponent(
+    rt: Runtime, motion_id: str, side: Side, llm: FakeBackend | None = None, style: str = "auto"
+) -> Opponent:
     motion = content.find_motion(motion_id)
     assert motion is not None
     return Opponent(
@@ -91,9 +93,10 @@ def test_model_sentences_with_unsupported_citations_are_dropped(runtime: Runtime
     def reply(messages: list[dict[str, str]]) -> str:
         user = messages[-1]["content"]
         # Cite passage [1] faithfully (copy its text), then invent a claim and pin it on [2].
-        evidence = [line for line in user.splitlines() if line.startswith("[1] ")][0]
+        evidence = next(line for line in user.splitlines() if line.startswith("[1] "))
         first = evidence.split("): ", 1)[1]
-        return f"{first} [1] Also, the moon is made of cheese and everyone knows it [2]. I agree with you completely."
+        invented = "Also, the moon is made of cheese and everyone knows it [2]."
+        return f"{first} [1] {invented} I agree with you completely."
 
     opp = _opponent(runtime, "phone-ban", Side.CON, FakeBackend(reply), style="llm")
     _, speech = _speak(opp, KO_SPEECH)
@@ -106,7 +109,9 @@ def test_model_sentences_with_unsupported_citations_are_dropped(runtime: Runtime
 
 def test_fake_backend_with_no_reply_falls_back_to_templates(runtime: Runtime) -> None:
     opp = _opponent(runtime, "homework-abolition", Side.PRO, FakeBackend(""), style="llm")
-    _, speech = _speak(opp, "숙제는 학생들이 배운 내용을 복습하게 해서 성적을 올려 줍니다. 그래서 숙제는 꼭 필요합니다.")
+    _, speech = _speak(
+        opp, "숙제는 학생들이 배운 내용을 복습하게 해서 성적을 올려 줍니다. 그래서 숙제는 꼭 필요합니다."
+    )
     assert len(speech.citations) >= 2
     assert detect_lang(speech.text) == "ko"
 

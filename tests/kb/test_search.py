@@ -17,13 +17,34 @@ from banron.kb.search import Retriever, reciprocal_rank_fusion
 from banron.kb.tokenize import make_tokenizer
 
 DOCS = [
-    Document("d1", "숙제는 학생의 자기주도 학습 습관을 길러 준다.", stance="con", motion="hw", passage_id="p1"),
-    Document("d2", "과도한 과제는 청소년의 수면 시간을 줄이고 스트레스를 높인다.", stance="pro", motion="hw", passage_id="p2"),
-    Document("d3", "Daily homework improves retention of what was learned in class.", stance="con", motion="hw",
-             passage_id="p3", lang="en"),
-    Document("d4", "스마트폰 사용 제한 이후 수업 집중도가 높아졌다는 조사 결과가 있다.", stance="pro", motion="phone",
-             passage_id="p4"),
-    Document("d5", "주 4일제 시범 기업의 생산성은 떨어지지 않았다.", stance="pro", motion="week", passage_id="p5"),
+    Document(
+        "d1", "숙제는 학생의 자기주도 학습 습관을 길러 준다.", stance="con", motion="hw", passage_id="p1"
+    ),
+    Document(
+        "d2",
+        "과도한 과제는 청소년의 수면 시간을 줄이고 스트레스를 높인다.",
+        stance="pro",
+        motion="hw",
+        passage_id="p2",
+    ),
+    Document(
+        "d3",
+        "Daily homework improves retention of what was learned in class.",
+        stance="con",
+        motion="hw",
+        passage_id="p3",
+        lang="en",
+    ),
+    Document(
+        "d4",
+        "스마트폰 사용 제한 이후 수업 집중도가 높아졌다는 조사 결과가 있다.",
+        stance="pro",
+        motion="phone",
+        passage_id="p4",
+    ),
+    Document(
+        "d5", "주 4일제 시범 기업의 생산성은 떨어지지 않았다.", stance="pro", motion="week", passage_id="p5"
+    ),
 ]
 
 
@@ -56,7 +77,9 @@ def test_filters_restrict_motion_stance_and_lang(retriever: Retriever) -> None:
 
 
 def test_counter_evidence_comes_from_the_other_side(retriever: Retriever) -> None:
-    hits = retriever.counter_evidence("숙제는 수면을 빼앗는다", ["t"], against_side="pro", motion="hw", top_k=3)
+    hits = retriever.counter_evidence(
+        "숙제는 수면을 빼앗는다", ["t"], against_side="pro", motion="hw", top_k=3
+    )
     assert hits and all(h.passage.stance in ("con", "neutral") for h in hits)
 
 

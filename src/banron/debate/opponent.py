@@ -120,7 +120,11 @@ class Opponent:
         pools: list[list[Hit]] = []
         for claim in claims:
             hits = self.retriever.counter_evidence(
-                claim.text, self.kbs, against_side=self.side.opposite.value, motion=self.motion_filter, top_k=8
+                claim.text,
+                self.kbs,
+                against_side=self.side.opposite.value,
+                motion=self.motion_filter,
+                top_k=8,
             )
             # Fresh evidence first; reuse a passage only when nothing else answers the claim.
             hits.sort(key=lambda h: h.passage.id in self.used)
@@ -256,7 +260,9 @@ class _Writer:
             return " ".join(sents)
         tok = self.opp.retriever.tokenizer
         scores = [len(wanted & set(tok.tokens(s))) for s in sents]
-        best = max(range(len(sents) - max_sentences + 1), key=lambda i: (sum(scores[i : i + max_sentences]), -i))
+        best = max(
+            range(len(sents) - max_sentences + 1), key=lambda i: (sum(scores[i : i + max_sentences]), -i)
+        )
         return " ".join(sents[best : best + max_sentences])
 
     def _evidence_sentence(self, point: Point, n: int, first: bool) -> str:
@@ -270,7 +276,9 @@ class _Writer:
             quote = quote.rstrip(" .!?。")
             if self.lang == "en" and len(quote) > 1 and quote[1].islower():
                 quote = quote[0].lower() + quote[1:]
-        return str(self.p[key]).format(source=p.source or p.title, title=p.title or p.source, quote=quote, n=n)
+        return str(self.p[key]).format(
+            source=p.source or p.title, title=p.title or p.source, quote=quote, n=n
+        )
 
     def template_points(
         self, points: list[Point], rng: random.Random, *, bridge: bool, continuation: bool = False
@@ -358,7 +366,9 @@ class _Writer:
         ]
         buf = ""
         try:
-            for piece in llm.stream(messages, max_tokens=self.opp.max_tokens, temperature=self.opp.temperature):
+            for piece in llm.stream(
+                messages, max_tokens=self.opp.max_tokens, temperature=self.opp.temperature
+            ):
                 buf += piece
                 while True:
                     m = _SENTENCE_END.match(buf)

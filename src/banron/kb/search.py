@@ -98,9 +98,7 @@ class Retriever:
         hits = self.search(claim, kbs, top_k=top_k, filters=Filters(motion=motion, stances=(own,)))
         if len(hits) < top_k:
             seen = {(h.passage.kb, h.passage.id) for h in hits}
-            extra = self.search(
-                claim, kbs, top_k=top_k, filters=Filters(motion=motion, stances=("neutral",))
-            )
+            extra = self.search(claim, kbs, top_k=top_k, filters=Filters(motion=motion, stances=("neutral",)))
             hits += [h for h in extra if (h.passage.kb, h.passage.id) not in seen][: top_k - len(hits)]
         if not hits and motion is not None:
             hits = self.counter_evidence(claim, kbs, against_side=against_side, motion=None, top_k=top_k)

@@ -20,11 +20,106 @@ _KEEP = ("NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "M
 _DROP_SURFACES = frozenset({"들", "적", "하", "되", "있", "없", "것", "수", "등", "때"})
 
 _EN_STOP = frozenset(
-    """a an the and or but if then than so of to in on at by for with from into about as is are was were
-    be been being it its this that these those there here which who whom whose what when where why how
-    i you he she we they me him her us them my your his our their not no do does did done have has had
-    can could should would will shall may might must also very more most such only just any some all
-    each other own same too s t don""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "than",
+        "so",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "about",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "i",
+        "you",
+        "he",
+        "she",
+        "we",
+        "they",
+        "me",
+        "him",
+        "her",
+        "us",
+        "them",
+        "my",
+        "your",
+        "his",
+        "our",
+        "their",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "done",
+        "have",
+        "has",
+        "had",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "also",
+        "very",
+        "more",
+        "most",
+        "such",
+        "only",
+        "just",
+        "any",
+        "some",
+        "all",
+        "each",
+        "other",
+        "own",
+        "same",
+        "too",
+        "s",
+        "t",
+        "don",
+    ]
 )
 _EN_WORD = re.compile(r"[a-z0-9]+")
 
@@ -101,9 +196,7 @@ class KiwiTokenizer:
         try:
             from kiwipiepy import Kiwi
         except ImportError as e:  # pragma: no cover - depends on the optional extra
-            raise RuntimeError(
-                "the 'kiwi' tokenizer needs kiwipiepy: pip install 'banron[kiwi]'"
-            ) from e
+            raise RuntimeError("the 'kiwi' tokenizer needs kiwipiepy: pip install 'banron[kiwi]'") from e
         self._kiwi = Kiwi()
 
     def tokens(self, text: str) -> list[str]:

@@ -267,15 +267,31 @@ class LocalBackend:
     supports_json_schema = True
 
     def __init__(
-        self, model_path: Path | str, threads: int = 1, batch_threads: int = 2, context: int = 4096
+        self,
+        model_path: Path | str | Callable[[], Path],
+        threads: int = 1,
+        batch_threads: int = 2,
+        context: int = 4096,
     ) -> None:
-        self.model_path = Path(model_path)
+        # A callable defers resolution (assembling the 1 GB model file) until the model is needed:
+        # a Korean debate on templates never pays for it.
+        self._resolve: Callable[[], Path] = (
+            model_path if callable(model_path) else (lambda p=Path(model_path): p)  # type: ignore[misc]
+        )
+        self._path: Path | None = None
         self.threads = threads
         self.batch_threads = batch_threads
         self.context = context
 
+    @property
+    def model_path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self._resolve())
+        return self._path
+
     def __repr__(self) -> str:
-        return f"LocalBackend({str(self.model_path)!r}, threads={self.threads}, context={self.context})"
+        where = str(self._path) if self._path else "<resolved on first use>"
+        return f"LocalBackend({where!r}, threads={self.threads}, context={self.context})"
 
     def _server(self) -> Any:
         return _load_server(self.model_path, self.threads, self.batch_threads, self.context)
@@ -361,7 +377,7 @@ class LocalBackend:
 def _factory(settings: Settings) -> LocalBackend:
     cfg = settings.llm.local
     return LocalBackend(
-        resolve_model_path(cfg.model, settings.cache_dir),
+        lambda: resolve_model_path(cfg.model, settings.cache_dir),
         threads=cfg.threads,
         batch_threads=cfg.batch_threads,
         context=cfg.context,

@@ -133,7 +133,8 @@ class DebateStore:
     def turns(self, debate_id: str) -> list[Turn]:
         with sqlite3.connect(self.path) as db:
             rows = db.execute(
-                "SELECT n, speaker, side, lang, text, citations, claims FROM turns WHERE debate_id = ? ORDER BY n",
+                "SELECT n, speaker, side, lang, text, citations, claims FROM turns"
+                " WHERE debate_id = ? ORDER BY n",
                 (debate_id,),
             ).fetchall()
         return [
@@ -151,7 +152,14 @@ class DebateStore:
 
 
 def _citation_dict(c: Citation) -> dict[str, Any]:
-    return {"n": c.n, "passage_id": c.passage_id, "kb": c.kb, "quote": c.quote, "title": c.title, "source": c.source}
+    return {
+        "n": c.n,
+        "passage_id": c.passage_id,
+        "kb": c.kb,
+        "quote": c.quote,
+        "title": c.title,
+        "source": c.source,
+    }
 
 
 def _record(row: tuple[Any, ...]) -> DebateRecord:

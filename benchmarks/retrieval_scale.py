@@ -1,0 +1,332 @@
+"""Retrieval at scale: build, load and query the real SQLiteIndex on synthetic corpora.
+
+    python benchmarks/retrieval_scale.py                      # 10k, 100k and 1M chunks
+    python benchmarks/retrieval_scale.py --sizes 10000,100000 --queries 200
+
+Each corpus is random text over a Zipf-distributed vocabulary of Korean-like (Hangul syllable)
+and English-like tokens, stored pre-tokenized (the lexical tokens are the words of the text),
+with a random unit vector (dim 384) per chunk and random motion/stance/lang labels. It is
+written through ``SQLiteIndex.replace_document`` (one document of ``--doc-chunks`` chunks per
+transaction) in a temporary directory.
+
+Queries go through the real ``Retriever.search`` (lexical, dense, hybrid, and hybrid with a
+motion+stance filter as ``counter_evidence`` uses), but with a stub embedder whose ``query()``
+returns a random unit vector and a tokenizer that splits on spaces: the numbers time the index
+(BM25, cosine, filtering, fusion), not the e5 encoder (~20-60 ms per query, see
+``embed_throughput.py``) nor mecab.
+
+Every size is built in one child process and searched in another, so the reported RSS belongs
+to a process that only opened and searched the index. Peak RSS is ``ru_maxrss`` of that
+process (it includes the transient memory of the first-search load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+KB = "bench"
+DIM = 384
+MOTIONS = [f"motion-{i}" for i in range(10)]
+STANCES = ["pro", "con", "neutral"]
+STANCE_P = [0.35, 0.35, 0.30]
+KO_SHARE = 0.7
+RESULTS = Path(__file__).parent / "results" / "retrieval_scale.json"
+MODES = ["lexical", "dense", "hybrid", "hybrid+filter"]
+
+
+# -- synthetic corpus -----------------------------------------------------------------------------
+class Vocab:
+    """Korean-like and English-like token lists with Zipf (s=1.1) rank probabilities."""
+
+    def __init__(self, seed: int, n_ko: int = 40_000, n_en: int = 20_000) -> None:
+        rng = np.random.default_rng(seed)
+        self.ko = _unique(rng, n_ko, _hangul_word)
+        self.en = _unique(rng, n_en, _latin_word)
+        self.p_ko = _zipf(n_ko)
+        self.p_en = _zipf(n_en)
+
+    def draw(self, rng: np.random.Generator, lang: str, n: int) -> list[str]:
+        words, p = (self.ko, self.p_ko) if lang == "ko" else (self.en, self.p_en)
+        return [words[i] for i in _sample(rng, p, n)]
+
+
+def _zipf(n: int, s: float = 1.1) -> np.ndarray:
+    w = 1.0 / np.arange(1, n + 1) ** s
+    return np.cumsum(w / w.sum())
+
+
+def _sample(rng: np.random.Generator, cdf: np.ndarray, n: int) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), len(cdf) - 1)
+
+
+def _hangul_word(rng: np.random.Generator) -> str:
+    return "".join(chr(0xAC00 + int(c)) for c in rng.integers(0, 11172, rng.integers(1, 5)))
+
+
+def _latin_word(rng: np.random.Generator) -> str:
+    return "".join(chr(97 + int(c)) for c in rng.integers(0, 26, rng.integers(3, 11)))
+
+
+def _unique(rng: np.random.Generator, n: int, make) -> list[str]:  # type: ignore[no-untyped-def]
+    seen: dict[str, None] = {}
+    while len(seen) < n:
+        seen.setdefault(make(rng), None)
+    return list(seen)
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, DIM), dtype=np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
+
+
+# -- child: build ---------------------------------------------------------------------------------
+def build(size: int, path: Path, doc_chunks: int, seed: int) -> dict:
+    from banron.domain import Passage
+    from banron.kb.index.base import StoredPassage
+    from banron.kb.index.sqlite import SQLiteIndex
+
+    rng = np.random.default_rng(seed)
+    vocab = Vocab(seed)
+    index = SQLiteIndex(path)
+    write_s = gen_s = 0.0
+    tokens_total = 0
+    for d, lo in enumerate(range(0, size, doc_chunks)):
+        t0 = time.perf_counter()
+        n = min(doc_chunks, size - lo)
+        vecs = _unit(rng, n)
+        langs = np.where(rng.random(n) < KO_SHARE, "ko", "en")
+        motions = rng.integers(0, len(MOTIONS), n)
+        stances = rng.choice(len(STANCES), n, p=STANCE_P)
+        lengths = rng.integers(60, 161, n)  # lexical tokens per ~256-e5-token chunk
+        items = []
+        for j in range(n):
+            toks = vocab.draw(rng, str(langs[j]), int(lengths[j]))
+            tokens_total += len(toks)
+            text = " ".join(toks)
+            p = Passage(
+                id=f"c{lo + j:08d}", kb=KB, text=text, title=f"doc {d}", source=f"synthetic/{d}.txt",
+                lang=str(langs[j]), stance=STANCES[stances[j]], motion=MOTIONS[motions[j]],  # type: ignore[arg-type]
+                doc_id=f"d{d:06d}", start=j * 1000, end=j * 1000 + len(text),
+            )
+            items.append(StoredPassage(p, toks, vecs[j]))
+        t1 = time.perf_counter()
+        index.replace_document(KB, f"d{d:06d}", f"h{d}", f"synthetic/{d}.txt", items)
+        write_s += time.perf_counter() - t1
+        gen_s += t1 - t0
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    disk = sum(f.stat().st_size for f in path.parent.glob(path.name + "*"))
+    return {
+        "write_s": write_s,
+        "generate_s": gen_s,
+        "documents": -(-size // doc_chunks),
+        "mean_tokens_per_chunk": tokens_total / size,
+        "disk_bytes": disk,
+    }
+
+
+# -- child: load and query ------------------------------------------------------------------------
+class StubEmbedder:
+    """Random unit query vectors: times the index, not the encoder."""
+
+    name = "stub"
+    dim = DIM
+    max_tokens = 512
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+
+    def passages(self, texts: list[str]) -> np.ndarray:
+        return _unit(self._rng, len(texts))
+
+    def query(self, text: str) -> np.ndarray:
+        return _unit(self._rng, 1)[0]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class SpaceTokenizer:
+    name = "space"
+
+    def tokens(self, text: str) -> list[str]:
+        return text.split()
+
+
+def _rss_bytes() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return _peak_rss_bytes()
+
+
+def _peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def query(size: int, path: Path, n_queries: int, seed: int) -> dict:
+    from banron.config import KBSettings
+    from banron.kb.index.base import Filters
+    from banron.kb.index.sqlite import SQLiteIndex
+    from banron.kb.search import Retriever
+
+    rng = np.random.default_rng(seed + 1)
+    vocab = Vocab(seed)
+    # Student claims after content-morpheme tokenization: 4-12 tokens, same Zipf law as the corpus.
+    queries = []
+    for _ in range(n_queries):
+        lang = "ko" if rng.random() < KO_SHARE else "en"
+        queries.append(" ".join(vocab.draw(rng, lang, int(rng.integers(4, 13)))))
+    filters = [Filters(motion=MOTIONS[int(rng.integers(len(MOTIONS)))], stances=("con",))
+               for _ in range(n_queries)]
+
+    rss_before = _rss_bytes()
+    index = SQLiteIndex(path)
+    retriever = Retriever(index, StubEmbedder(seed), SpaceTokenizer(), KBSettings())  # type: ignore[arg-type]
+    t0 = time.perf_counter()
+    retriever.search(queries[0], [KB], mode="hybrid")  # loads the index
+    first_s = time.perf_counter() - t0
+    rss_after = _rss_bytes()
+
+    out: dict = {"first_search_s": first_s, "rss_before_load_bytes": rss_before,
+                 "rss_after_load_bytes": rss_after, "latency_ms": {}, "mean_hits": {}}
+    for mode in MODES:
+        kw = {"mode": "hybrid" if mode.startswith("hybrid") else mode}
+        for q in queries[:5]:  # warm caches
+            retriever.search(q, [KB], **kw)  # type: ignore[arg-type]
+        times, hits = [], 0
+        for q, f in zip(queries, filters, strict=True):
+            t = time.perf_counter()
+            res = retriever.search(q, [KB], filters=f if mode == "hybrid+filter" else None, **kw)  # type: ignore[arg-type]
+            times.append((time.perf_counter() - t) * 1000)
+            hits += len(res)
+        a = np.asarray(times)
+        out["latency_ms"][mode] = {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
+                                   "mean": float(a.mean()), "max": float(a.max())}
+        out["mean_hits"][mode] = hits / len(queries)
+    out["rss_end_bytes"] = _rss_bytes()
+    out["peak_rss_bytes"] = _peak_rss_bytes()
+    return out
+
+
+# -- parent ---------------------------------------------------------------------------------------
+def _child(args: list[str]) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        out = Path(f.name)
+    try:
+        subprocess.run([sys.executable, __file__, *args, "--child-out", str(out)], check=True)
+        return json.loads(out.read_text())
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def _mb(b: float) -> str:
+    return f"{b / 2**20:,.0f} MB"
+
+
+def _table(runs: dict[str, dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="SQLiteIndex retrieval at scale (stub encoder: index time only)")
+    for col in ["chunks", "write", "load (1st search)", "disk", "RSS after load", "peak RSS"]:
+        t.add_column(col, justify="right")
+    for m in MODES:
+        t.add_column(f"{m}\np50 / p95 ms", justify="right")
+    for size, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
+        b, q = r["build"], r["query"]
+        t.add_row(
+            f"{int(size):,}", f"{b['write_s']:.1f} s", f"{q['first_search_s']:.1f} s", _mb(b["disk_bytes"]),
+            _mb(q["rss_after_load_bytes"]), _mb(q["peak_rss_bytes"]),
+            *(f"{q['latency_ms'][m]['p50']:.1f} / {q['latency_ms'][m]['p95']:.1f}" for m in MODES),
+        )
+    Console(width=200).print(t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--doc-chunks", type=int, default=500, help="chunks per replace_document call")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--workdir", type=Path, help="keep indexes here and reuse them (default: temp dir)")
+    ap.add_argument("--child", choices=["build", "query"], help=argparse.SUPPRESS)
+    ap.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-path", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    if a.child:
+        if a.child == "build":
+            res = build(a.child_size, a.child_path, a.doc_chunks, a.seed)
+        else:
+            res = query(a.child_size, a.child_path, a.queries, a.seed)
+        a.child_out.write_text(json.dumps(res))
+        return
+
+    sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
+    work = a.workdir or Path(tempfile.mkdtemp(prefix="banron-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, dict] = {}
+    try:
+        for size in sizes:
+            path = work / f"kb-{size}.sqlite"
+            meta = work / f"kb-{size}.build.json"
+            common = ["--child-size", str(size), "--child-path", str(path), "--seed", str(a.seed),
+                      "--doc-chunks", str(a.doc_chunks)]
+            if a.workdir and path.exists() and meta.exists():
+                b = json.loads(meta.read_text())
+                print(f"[{size:,}] reusing {path}", flush=True)
+            else:
+                for f in work.glob(path.name + "*"):
+                    f.unlink()
+                print(f"[{size:,}] building ...", flush=True)
+                b = _child(["--child", "build", *common])
+                meta.write_text(json.dumps(b))
+            print(f"[{size:,}] written in {b['write_s']:.1f} s; loading and querying ...", flush=True)
+            q = _child(["--child", "query", "--queries", str(a.queries), *common])
+            runs[str(size)] = {"build": b, "query": q}
+            if not a.workdir:
+                for f in work.glob(path.name + "*"):
+                    f.unlink()
+    finally:
+        if not a.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+
+    _table(runs)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps({
+        "benchmark": "retrieval_scale",
+        "note": "stub query encoder and space tokenizer: latency is the index and fusion only",
+        "queries": a.queries,
+        "doc_chunks": a.doc_chunks,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "target": "hybrid p95 <= 50 ms at 100k chunks",
+        "runs": runs,
+    }, indent=2) + "\n")
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
