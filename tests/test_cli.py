@@ -172,3 +172,21 @@ def test_unknown_motion_and_bad_script_fail_cleanly(tmp_path: Path) -> None:
         app, ["spar", "--motion", "phone-ban", "--side", "pro", "--llm", "fake", "--script", str(bad)]
     )
     assert result.exit_code == 1 and "bad.jsonl:1" in result.output
+
+
+def test_debates_are_stored_listed_and_exported(tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("주 4일제는 생산성을 높입니다. 직원들의 삶의 질도 좋아집니다.", encoding="utf-8")
+    run("spar", "--motion", "four-day-week", "--side", "pro", "--llm", "fake", "--script", str(script))
+    listing = json.loads(run("debates", "list", "--json"))
+    assert len(listing) == 1 and listing[0]["turns"] == 2
+    debate_id = listing[0]["id"]
+    exported = json.loads(run("debates", "export", debate_id, "--format", "json"))
+    assert [t["speaker"] for t in exported["turns"]] == ["student", "banron"]
+    assert exported["turns"][0]["claims"], "the student's claims are stored with the turn"
+    md = tmp_path / "d.md"
+    run("debates", "export", debate_id, "--format", "md", "-o", str(md))
+    text = md.read_text(encoding="utf-8")
+    assert "주 4일제는 생산성을 높입니다" in text and "[1]" in text
+    assert "banron" in run("debates", "show", debate_id)
+    assert runner.invoke(app, ["debates", "show", "nope"]).exit_code == 1

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.prompt import Prompt
@@ -18,20 +19,25 @@ from banron import __version__, content
 from banron.config import load_settings
 from banron.debate.opponent import Opponent
 from banron.debate.spar import SparSession
+from banron.debate.transcript import to_json, to_markdown
 from banron.domain import Motion, Side, Turn
+from banron.kb.index import maintenance
 from banron.kb.ingest import IngestReport
 from banron.kb.lang import detect_lang
 from banron.llm import LLMError
 from banron.runtime import Runtime
 from banron.store.sqlite import DebateStore
+from banron.util import atomic_write_text
 
 app = typer.Typer(
     help="반론 banron — a debate sparring partner that rebuts with cited evidence.", no_args_is_help=True
 )
-kb_app = typer.Typer(help="Knowledge bases: add documents, list, search.", no_args_is_help=True)
+kb_app = typer.Typer(help="Knowledge bases: add, list and remove documents; search.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
+debates_app = typer.Typer(help="Your stored debates: list, show, export.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(config_app, name="config")
+app.add_typer(debates_app, name="debates")
 
 console = Console()
 err = Console(stderr=True)
@@ -122,16 +128,23 @@ def _ingest_with_progress(rt: Runtime, kb: str, paths: list[Path], processes: in
 
 @kb_app.command("add")
 def kb_add(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md, .jsonl).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (.pdf, .docx, .html, .htm, .txt, .md, .jsonl).")
+    ],
     kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")] = "default",
     processes: Annotated[int, typer.Option(help="Embedding processes (1 per core helps).")] = 1,
 ) -> None:
-    """Add documents to a knowledge base; unchanged files are skipped, changed ones replaced."""
+    """Add documents to a knowledge base; unchanged files are skipped, changed ones replaced.
+
+    Documents a re-added file no longer yields are removed; a moved or renamed file keeps its
+    documents. A file that cannot be read is reported and the rest still go in."""
     rt = _runtime()
     report = _ingest_with_progress(rt, kb, paths, processes)
+    extra = f", {report.documents_removed} removed" if report.documents_removed else ""
+    extra += f", {report.files_moved} files moved" if report.files_moved else ""
     console.print(
         f"[bold]{kb}[/]: {report.documents_added} added, {report.documents_updated} updated, "
-        f"{report.documents_unchanged} unchanged, {report.passages_written} passages written"
+        f"{report.documents_unchanged} unchanged{extra}, {report.passages_written} passages written"
     )
     for path, message in report.errors:
         err.print(f"[yellow]skipped[/] {escape(path)}: {escape(message)}")
@@ -160,6 +173,58 @@ def kb_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             ", ".join(f"{k} {v}" for k, v in sorted(i.stances.items())),
         )
     console.print(table)
+
+
+@kb_app.command("docs")
+def kb_docs(
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")] = "default",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the documents of a knowledge base with their source and passage count."""
+    rt = _runtime()
+    if not rt.index.has_kb(kb):
+        raise _fail(f"no knowledge base named {kb!r}; see `banron kb list`")
+    docs = maintenance.list_documents(rt.index.path, kb)
+    if as_json:
+        print(json.dumps([d.__dict__ for d in docs], ensure_ascii=False))
+        return
+    table = Table("document", "passages", "source", "added")
+    for d in docs:
+        table.add_row(escape(d.doc_id), str(d.passages), escape(d.source), d.added_at)
+    console.print(table)
+
+
+@kb_app.command("rm")
+def kb_rm(
+    target: Annotated[str, typer.Argument(help="A document id (see `kb docs`) or a file that was added.")],
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base name.")] = "default",
+) -> None:
+    """Remove a document, or every document added from a file, with their passages."""
+    rt = _runtime()
+    if not rt.index.has_kb(kb):
+        raise _fail(f"no knowledge base named {kb!r}; see `banron kb list`")
+    keys = dict.fromkeys([target, str(Path(target).expanduser().resolve())])
+    removed = sorted({doc for key in keys for doc in maintenance.remove_documents(rt.index.path, kb, key)})
+    if not removed:
+        raise _fail(f"nothing in {kb!r} matches {target!r}; see `banron kb docs --kb {kb}`")
+    console.print(f"[bold]{kb}[/]: removed {len(removed)} document{'s' if len(removed) != 1 else ''}")
+    for doc_id in removed:
+        console.print(f"  {escape(doc_id)}")
+
+
+@kb_app.command("drop")
+def kb_drop(
+    name: Annotated[str, typer.Argument(help="Knowledge base to delete with all its documents.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a whole knowledge base."""
+    rt = _runtime()
+    if not rt.index.has_kb(name):
+        raise _fail(f"no knowledge base named {name!r}; see `banron kb list`")
+    if not yes and not typer.confirm(f"Delete knowledge base {name!r} and all its documents?"):
+        raise typer.Exit(1)
+    rt.index.delete_kb(name)
+    console.print(f"deleted knowledge base [bold]{escape(name)}[/]")
 
 
 @kb_app.command("search")
@@ -392,7 +457,7 @@ def _interactive(session: SparSession) -> None:
             continue
         if cmd.startswith("/save"):
             target = Path(cmd[5:].strip() or f"banron-{session.record.id if session.record else 'debate'}.md")
-            target.write_text(session.to_markdown(), encoding="utf-8")
+            atomic_write_text(target, session.to_markdown())
             console.print(f"[dim]saved {target}[/]")
             continue
         if cmd.startswith("/"):
@@ -412,21 +477,21 @@ def _interactive(session: SparSession) -> None:
 
 
 # -- eval -------------------------------------------------------------------------------------
-eval_app = typer.Typer(help="Measure banron: retrieval quality on BEIR-layout datasets.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure banron: retrieval quality on BEIR datasets.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
 
 @eval_app.command("retrieval")
 def eval_retrieval(
-    beir: Annotated[Path, typer.Option(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/test.tsv.")],
+    beir: Annotated[Path, typer.Option(help="BEIR folder: corpus.jsonl[.gz], queries.jsonl, qrels/.")],
     mode: Annotated[str, typer.Option(help="lexical, dense, hybrid, hybrid+stance or all.")] = "all",
     processes: Annotated[int | None, typer.Option(min=1, help="Embedding processes [default: CPUs].")] = None,
-    limit_queries: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N queries.")] = None,
+    limit_queries: Annotated[int | None, typer.Option(min=1, help="Only the first N queries.")] = None,
     ignore_identical_ids: Annotated[
         bool, typer.Option(help="Drop hits whose id is the query's id (ArguAna), before cutting to k.")
     ] = False,
-    chunk_tokens: Annotated[int | None, typer.Option(min=16, help="Chunk limit [default: embedder's].")] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results as JSON here.")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(min=16, help="Chunk limit [embedder's].")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the results here.")] = None,
 ) -> None:
     """Index a BEIR dataset with banron's own pipeline and report nDCG@10, Recall@10/100, MRR@10."""
     from banron.evaluation import BeirError, evaluate_retrieval, load_beir, render, write_json
@@ -451,6 +516,73 @@ def eval_retrieval(
     if json_out:
         write_json(report, json_out)
         console.print(f"[dim]wrote {json_out}[/]")
+
+
+# -- debates ----------------------------------------------------------------------------------
+def _debate_store() -> DebateStore:
+    return DebateStore(_runtime().settings.home / "debates.sqlite")
+
+
+@debates_app.command("list")
+def debates_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Stored debates, newest first."""
+    rows = _debate_store().list_debates()
+    if as_json:
+        out = [
+            {
+                "id": r.id,
+                "motion": r.motion_text,
+                "student_side": r.student_side.value,
+                "created_at": r.created_at,
+                "turns": n,
+            }
+            for r, n in rows
+        ]
+        print(json.dumps(out, ensure_ascii=False))
+        return
+    table = Table("id", "created", "motion", "you", "turns")
+    for r, n in rows:
+        table.add_row(r.id, r.created_at, r.motion_text, r.student_side.value, str(n))
+    console.print(table)
+
+
+def _load_debate(debate_id: str) -> tuple[DebateStore, Any]:
+    store = _debate_store()
+    record = store.get_debate(debate_id)
+    if record is None:
+        raise _fail(f"no debate {debate_id!r}; see `banron debates list`")
+    return store, record
+
+
+@debates_app.command("show")
+def debates_show(debate_id: Annotated[str, typer.Argument(help="Debate id.")]) -> None:
+    """Print a stored debate with its citations."""
+    store, record = _load_debate(debate_id)
+    console.print(Markdown(to_markdown(record, record.motion_text, store.turns(record.id))))
+
+
+@debates_app.command("export")
+def debates_export(
+    debate_id: Annotated[str, typer.Argument(help="Debate id.")],
+    fmt: Annotated[str, typer.Option("--format", help="md or json.")] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Export a stored debate as Markdown or JSON."""
+    store, record = _load_debate(debate_id)
+    turns = store.turns(record.id)
+    if fmt == "md":
+        text = to_markdown(record, record.motion_text, turns)
+    elif fmt == "json":
+        text = json.dumps(to_json(record, turns), ensure_ascii=False, indent=2)
+    else:
+        raise _fail("--format must be md or json")
+    if output is None:
+        print(text)
+    else:
+        atomic_write_text(output, text)
+        err.print(f"wrote {output}")
 
 
 def main() -> None:  # pragma: no cover

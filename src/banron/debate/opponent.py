@@ -85,6 +85,12 @@ _LEADING_CONNECTIVE = re.compile(
 )
 
 
+_LEANS_BACK = re.compile(
+    r"^(반면|하지만|그러나|그런데|또한|이는|이것은|이처럼|그 결과|따라서|however|but|this|these|that|such|as a result)\b",
+    re.IGNORECASE,
+)
+
+
 def _restatable(claim: str) -> str:
     """The claim as quoted back: without its opening connective ("또한", "Also,")."""
     stripped = _LEADING_CONNECTIVE.sub("", claim.strip())
@@ -263,7 +269,11 @@ class _Writer:
         best = max(
             range(len(sents) - max_sentences + 1), key=lambda i: (sum(scores[i : i + max_sentences]), -i)
         )
-        return " ".join(sents[best : best + max_sentences])
+        start = best
+        # A window opening on "반면…", "This…" leans on the sentence before it: include that one.
+        if start > 0 and _LEANS_BACK.match(sents[start]):
+            start -= 1
+        return " ".join(sents[start : best + max_sentences])
 
     def _evidence_sentence(self, point: Point, n: int, first: bool) -> str:
         p = self.numbered[n]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from banron.debate.claims import extract_claims
 from banron.debate.opponent import Opponent, Speech
+from banron.debate.transcript import to_markdown
 from banron.domain import Lang, Motion, Side, Turn
 from banron.kb.lang import detect_lang
 from banron.store.sqlite import DebateRecord, DebateStore
@@ -86,14 +87,4 @@ class SparSession:
         yield reply
 
     def to_markdown(self) -> str:
-        lines = [f"# {self.motion.text}", ""]
-        if self.record is not None:
-            lines += [f"debate `{self.record.id}` · {self.record.created_at}", ""]
-        for t in self.turns:
-            who = "학생" if t.speaker == "student" and t.lang == "ko" else t.speaker
-            lines += [f"## {t.n}. {who} ({t.side.label(t.lang)})", "", t.text, ""]
-            for c in t.citations:
-                lines.append(f"- [{c.n}] {c.title} — {c.source} (`{c.kb}:{c.passage_id}`): “{c.quote}”")
-            if t.citations:
-                lines.append("")
-        return "\n".join(lines)
+        return to_markdown(self.record, self.motion.text, self.turns)
