@@ -86,7 +86,8 @@ _LEADING_CONNECTIVE = re.compile(
 
 
 _LEANS_BACK = re.compile(
-    r"^(반면|하지만|그러나|그런데|또한|이는|이것은|이처럼|그 결과|따라서|however|but|this|these|that|such|as a result)\b",
+    r"^(반면|하지만|그러나|그런데|또한|이는|이것은|이처럼|그 결과|따라서|"
+    r"however|but|this|these|that|such|as a result)\b",
     re.IGNORECASE,
 )
 
