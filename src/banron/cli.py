@@ -147,7 +147,8 @@ def kb_add(
         f"{report.documents_unchanged} unchanged{extra}, {report.passages_written} passages written"
     )
     for path, message in report.errors:
-        err.print(f"[yellow]skipped[/] {escape(path)}: {escape(message)}")
+        shown = message if message.startswith(path) else f"{path}: {message}"  # loader errors name the file
+        err.print(f"[yellow]skipped[/] {escape(shown)}")
     if report.errors and not (
         report.documents_added or report.documents_updated or report.documents_unchanged
     ):

@@ -129,10 +129,10 @@ def test_binary_file(tmp_path: Path, data: bytes) -> None:
 
 def test_unknown_suffix(tmp_path: Path) -> None:
     with pytest.raises(LoaderError) as info:
-        load_path(write(tmp_path / "paper.pdf", b"%PDF-1.7"))
+        load_path(write(tmp_path / "slides.pptx", b"PK"))
     message = str(info.value)
-    assert "paper.pdf" in message and ".pdf" in message
-    assert all(suffix in message for suffix in (".txt", ".md", ".jsonl"))
+    assert "slides.pptx" in message and ".pptx" in message
+    assert all(suffix in message for suffix in (".txt", ".md", ".jsonl", ".pdf", ".docx", ".html"))
 
 
 def test_missing_file_and_directory(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_iter_files_expands_folders(tmp_path: Path) -> None:
         "a.md",
         "sub/c.jsonl",
         "sub/deeper/d.TXT",
-        "z.pdf",
+        "z.pptx",
         ".hidden.txt",
         ".git/x.txt",
         "sub/.cache/y.md",
@@ -276,7 +276,7 @@ def test_iter_files_keeps_explicit_unsupported_file_for_load_path_to_report(tmp_
 
 
 def test_supported_suffixes() -> None:
-    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".jsonl"}
+    assert set(SUPPORTED_SUFFIXES) == {".txt", ".md", ".jsonl", ".pdf", ".docx", ".html", ".htm"}
 
 
 def test_every_listed_file_loads(tmp_path: Path) -> None:
