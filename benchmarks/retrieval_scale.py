@@ -117,9 +117,17 @@ def build(size: int, path: Path, doc_chunks: int, seed: int) -> dict:
             tokens_total += len(toks)
             text = " ".join(toks)
             p = Passage(
-                id=f"c{lo + j:08d}", kb=KB, text=text, title=f"doc {d}", source=f"synthetic/{d}.txt",
-                lang=str(langs[j]), stance=STANCES[stances[j]], motion=MOTIONS[motions[j]],  # type: ignore[arg-type]
-                doc_id=f"d{d:06d}", start=j * 1000, end=j * 1000 + len(text),
+                id=f"c{lo + j:08d}",
+                kb=KB,
+                text=text,
+                title=f"doc {d}",
+                source=f"synthetic/{d}.txt",
+                lang=str(langs[j]),
+                stance=STANCES[stances[j]],
+                motion=MOTIONS[motions[j]],  # type: ignore[arg-type]
+                doc_id=f"d{d:06d}",
+                start=j * 1000,
+                end=j * 1000 + len(text),
             )
             items.append(StoredPassage(p, toks, vecs[j]))
         t1 = time.perf_counter()
@@ -196,9 +204,11 @@ def query(size: int, path: Path, n_queries: int, seed: int) -> dict:
     for _ in range(n_queries):
         lang = "ko" if rng.random() < KO_SHARE else "en"
         queries.append(" ".join(vocab.draw(rng, lang, int(rng.integers(4, 13)))))
-    filters = [Filters(motion=MOTIONS[int(rng.integers(len(MOTIONS)))], stances=("con",))
-               for _ in range(n_queries)]
+    filters = [
+        Filters(motion=MOTIONS[int(rng.integers(len(MOTIONS)))], stances=("con",)) for _ in range(n_queries)
+    ]
 
+    loadavg = os.getloadavg()[0]
     rss_before = _rss_bytes()
     index = SQLiteIndex(path)
     retriever = Retriever(index, StubEmbedder(seed), SpaceTokenizer(), KBSettings())  # type: ignore[arg-type]
@@ -207,8 +217,14 @@ def query(size: int, path: Path, n_queries: int, seed: int) -> dict:
     first_s = time.perf_counter() - t0
     rss_after = _rss_bytes()
 
-    out: dict = {"first_search_s": first_s, "rss_before_load_bytes": rss_before,
-                 "rss_after_load_bytes": rss_after, "latency_ms": {}, "mean_hits": {}}
+    out: dict = {
+        "first_search_s": first_s,
+        "loadavg_1m_start": loadavg,
+        "rss_before_load_bytes": rss_before,
+        "rss_after_load_bytes": rss_after,
+        "latency_ms": {},
+        "mean_hits": {},
+    }
     for mode in MODES:
         kw = {"mode": "hybrid" if mode.startswith("hybrid") else mode}
         for q in queries[:5]:  # warm caches
@@ -220,9 +236,14 @@ def query(size: int, path: Path, n_queries: int, seed: int) -> dict:
             times.append((time.perf_counter() - t) * 1000)
             hits += len(res)
         a = np.asarray(times)
-        out["latency_ms"][mode] = {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95)),
-                                   "mean": float(a.mean()), "max": float(a.max())}
+        out["latency_ms"][mode] = {
+            "p50": float(np.percentile(a, 50)),
+            "p95": float(np.percentile(a, 95)),
+            "mean": float(a.mean()),
+            "max": float(a.max()),
+        }
         out["mean_hits"][mode] = hits / len(queries)
+    out["loadavg_1m_end"] = os.getloadavg()[0]  # other processes on the machine skew latency
     out["rss_end_bytes"] = _rss_bytes()
     out["peak_rss_bytes"] = _peak_rss_bytes()
     return out
@@ -255,8 +276,12 @@ def _table(runs: dict[str, dict]) -> None:
     for size, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
         b, q = r["build"], r["query"]
         t.add_row(
-            f"{int(size):,}", f"{b['write_s']:.1f} s", f"{q['first_search_s']:.1f} s", _mb(b["disk_bytes"]),
-            _mb(q["rss_after_load_bytes"]), _mb(q["peak_rss_bytes"]),
+            f"{int(size):,}",
+            f"{b['write_s']:.1f} s",
+            f"{q['first_search_s']:.1f} s",
+            _mb(b["disk_bytes"]),
+            _mb(q["rss_after_load_bytes"]),
+            _mb(q["peak_rss_bytes"]),
             *(f"{q['latency_ms'][m]['p50']:.1f} / {q['latency_ms'][m]['p95']:.1f}" for m in MODES),
         )
     Console(width=200).print(t)
@@ -292,8 +317,16 @@ def main() -> None:
         for size in sizes:
             path = work / f"kb-{size}.sqlite"
             meta = work / f"kb-{size}.build.json"
-            common = ["--child-size", str(size), "--child-path", str(path), "--seed", str(a.seed),
-                      "--doc-chunks", str(a.doc_chunks)]
+            common = [
+                "--child-size",
+                str(size),
+                "--child-path",
+                str(path),
+                "--seed",
+                str(a.seed),
+                "--doc-chunks",
+                str(a.doc_chunks),
+            ]
             if a.workdir and path.exists() and meta.exists():
                 b = json.loads(meta.read_text())
                 print(f"[{size:,}] reusing {path}", flush=True)
@@ -315,16 +348,25 @@ def main() -> None:
 
     _table(runs)
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps({
-        "benchmark": "retrieval_scale",
-        "note": "stub query encoder and space tokenizer: latency is the index and fusion only",
-        "queries": a.queries,
-        "doc_chunks": a.doc_chunks,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "target": "hybrid p95 <= 50 ms at 100k chunks",
-        "runs": runs,
-    }, indent=2) + "\n")
+    a.out.write_text(
+        json.dumps(
+            {
+                "benchmark": "retrieval_scale",
+                "note": "stub query encoder and space tokenizer: latency is the index and fusion only",
+                "queries": a.queries,
+                "doc_chunks": a.doc_chunks,
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "target": "hybrid p95 <= 50 ms at 100k chunks",
+                "runs": runs,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {a.out}")
 
 

