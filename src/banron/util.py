@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
 
 @contextmanager
@@ -44,3 +47,22 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def migrate(path: Path, migrations: Sequence[Migration]) -> None:
+    """Apply, in one transaction, the named migrations this database has not seen yet.
+
+    Migrations are append-only: an entry is never edited or reordered, a change is a new entry.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_sqlite(path) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
+        for name, fn in migrations:
+            if name not in done:
+                fn(db)
+                db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, utc_now()))

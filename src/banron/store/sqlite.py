@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from banron.domain import Citation, Claim, Side, Turn
-from banron.util import atomic_sqlite
+from banron.util import Migration, atomic_sqlite, migrate, utc_now
 
 
 def _m001_debates(db: sqlite3.Connection) -> None:
@@ -45,24 +43,9 @@ def _m001_debates(db: sqlite3.Connection) -> None:
 
 
 # Named, append-only: never edit or reorder an entry; add a new one.
-MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+MIGRATIONS: list[Migration] = [
     ("m001_debates", _m001_debates),
 ]
-
-
-def migrate(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_sqlite(path) as db:
-        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-        done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
-        for name, fn in MIGRATIONS:
-            if name not in done:
-                fn(db)
-                db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -79,7 +62,7 @@ class DebateRecord:
 class DebateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        migrate(path)
+        migrate(path, MIGRATIONS)
 
     def create_debate(
         self, *, motion_id: str, motion_text: str, student_side: Side, kbs: list[str], format: str = "free"
@@ -91,7 +74,7 @@ class DebateStore:
             student_side=student_side,
             format=format,
             kbs=kbs,
-            created_at=_now(),
+            created_at=utc_now(),
         )
         with atomic_sqlite(self.path) as db:
             db.execute(
@@ -113,7 +96,7 @@ class DebateStore:
                     turn.text,
                     json.dumps([_citation_dict(c) for c in turn.citations], ensure_ascii=False),
                     json.dumps([{"id": c.id, "text": c.text} for c in turn.claims], ensure_ascii=False),
-                    _now(),
+                    utc_now(),
                 ),
             )
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from banron.domain import Passage
 from banron.kb.index.base import Filters, KBInfo, StoredPassage
-from banron.util import atomic_sqlite
+from banron.util import Migration, atomic_sqlite, migrate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kbs (
@@ -59,6 +59,15 @@ CREATE TABLE IF NOT EXISTS passages (
 );
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(kb, doc_id);
 """
+
+def _m001_kb_schema(db: sqlite3.Connection) -> None:
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+# Named, append-only: never edit or reorder an entry; add a new one.
+MIGRATIONS: list[Migration] = [("m001_kb_schema", _m001_kb_schema)]
 
 _COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end", page, section'
 
@@ -100,13 +109,7 @@ class _Loaded:
 class SQLiteIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
+        migrate(path, MIGRATIONS)
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
 
