@@ -31,8 +31,12 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
 
-bench: install  ## speed figures: prints tables, writes JSON under benchmarks/results/
+bench: install  ## figures we track: each prints a table and writes JSON under benchmarks/results/
 	$(PY) benchmarks/first_token.py
+	$(PY) benchmarks/embed_throughput.py
+	$(PY) benchmarks/retrieval_scale.py --sizes 10000,100000
+	$(VENV)/bin/banron eval retrieval --beir benchmarks/data/ko-counter --json benchmarks/results/ko_counter.json
+	$(PY) benchmarks/arguana.py  # skips cleanly when ../shared/data is absent
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,8 @@ from rich.table import Table
 CASES = {
     "ko": (
         "phone-ban",
-        "스마트폰은 수업 시간에 학생들의 집중력을 떨어뜨립니다. 또한 사이버 폭력의 주요 통로가 되고 있습니다.",
+        "스마트폰은 수업 시간에 학생들의 집중력을 떨어뜨립니다. "
+        "또한 사이버 폭력의 주요 통로가 되고 있습니다.",
     ),
     "en": (
         "ai-homework",
@@ -85,7 +86,9 @@ def main() -> None:
                     "warm_runs": args.repeat,
                 }
             )
-    table = Table("speech", "cold: first text", "cold: done", "warm: first text (median)", "warm: done (median)")
+    table = Table(
+        "speech", "cold: first text", "cold: done", "warm: first text (median)", "warm: done (median)"
+    )
     for r in rows:
         table.add_row(
             r["lang"],
