@@ -16,6 +16,7 @@ from banron.config import KBSettings
 from banron.domain import Hit, Passage
 from banron.kb.embed import Embedder
 from banron.kb.index.base import Filters, SearchIndex
+from banron.kb.lang import detect_lang
 from banron.kb.tokenize import LexicalTokenizer
 
 Mode = Literal["lexical", "dense", "hybrid"]
@@ -77,6 +78,13 @@ class Retriever:
         )
         lex_rank = {k_: i for i, k_ in enumerate(lex_ids, 1)}
         den_rank = {k_: i for i, k_ in enumerate(den_ids, 1)}
+        # Lexical search is blind across languages: a passage in the other language is missing from
+        # its ranking for that reason alone, not for lack of relevance. Let its dense rank stand in
+        # for the lexical one, so cross-lingual evidence competes on equal terms.
+        query_lang = detect_lang(query)
+        for k_, rank in den_rank.items():
+            if k_ not in lex_rank and by_key[k_].lang and by_key[k_].lang != query_lang:
+                fused[k_] += self.settings.lexical_weight / (self.settings.rrf_k + rank)
         ordered = sorted(fused, key=lambda k_: (-fused[k_], k_))[:top_k]
         return [Hit(by_key[k_], fused[k_], lex_rank.get(k_), den_rank.get(k_)) for k_ in ordered]
 
