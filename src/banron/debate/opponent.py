@@ -338,7 +338,7 @@ class _Writer:
             {"role": "user", "content": bp["user"].format(**kw)},
         ]
         try:
-            raw = "".join(llm.stream(messages, max_tokens=60, temperature=self.opp.temperature))
+            raw = "".join(llm.stream(messages, max_tokens=48, temperature=self.opp.temperature))
         except LLMError:
             return None
         sents = _sentences(raw.strip().strip('"'))
