@@ -166,7 +166,9 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             parts = line.rstrip("\n").split("\t")
-            if not line.strip() or (lineno == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid")):
+            if not line.strip() or (
+                lineno == 1 and parts[0].strip().lower() in ("query-id", "query_id", "qid")
+            ):
                 continue
             if len(parts) < 3:
                 raise BeirError(f"{path}: line {lineno}: expected query-id, corpus-id and score")
@@ -196,7 +198,9 @@ def load_beir(root: Path, *, limit_queries: int | None = None, name: str | None 
         seen.add(doc_id)
         stance = _field(obj, "stance").lower() or "neutral"
         if stance not in _STANCES:
-            raise BeirError(f"{corpus_path}: line {lineno}: stance must be pro, con or neutral, got {stance!r}")
+            raise BeirError(
+                f"{corpus_path}: line {lineno}: stance must be pro, con or neutral, got {stance!r}"
+            )
         text, title = _field(obj, "text"), _field(obj, "title")
         if not (text or title):
             continue  # nothing to retrieve; it simply can never be found, as in BEIR
@@ -218,9 +222,7 @@ def load_beir(root: Path, *, limit_queries: int | None = None, name: str | None 
         by_id[qid] = Query(qid, _field(obj, "text"), side, _field(obj, "motion"))
     missing = [qid for qid in qrels if qid not in by_id]
     if missing:
-        raise BeirError(
-            f"{queries_path}: {len(missing)} judged queries are missing (first: {missing[0]!r})"
-        )
+        raise BeirError(f"{queries_path}: {len(missing)} judged queries are missing (first: {missing[0]!r})")
     queries = [by_id[qid] for qid in qrels]
     if limit_queries is not None:
         queries = queries[: max(limit_queries, 0)]
@@ -487,7 +489,9 @@ def resolve_modes(requested: Sequence[str], dataset: BeirDataset) -> tuple[list[
             if dataset.has_stance:
                 modes.extend(x for x in (STANCE_MODE,) if x not in modes)
             else:
-                notes.append(f"{STANCE_MODE} skipped: needs stance+motion on documents, side+motion on queries")
+                notes.append(
+                    f"{STANCE_MODE} skipped: needs stance+motion on documents, side+motion on queries"
+                )
         elif m in ALL_MODES:
             if m == STANCE_MODE and not dataset.has_stance:
                 raise BeirError(
