@@ -75,7 +75,13 @@ class KBSettings(BaseModel):
         256, description="Maximum embedder tokens per chunk (the encoder's limit is 512)."
     )
     overlap_sentences: int = Field(1, description="Sentences repeated between consecutive chunks.")
-    rrf_k: int = Field(60, description="Reciprocal rank fusion constant.")
+    rrf_k: int = Field(
+        10,
+        description=(
+            "Reciprocal rank fusion constant; smaller trusts each ranking's top hits more "
+            "(10 beat the classic 60 on ArguAna and IBM ArgKP, tied on ko-counter)."
+        ),
+    )
     lexical_weight: float = Field(1.0, description="Weight of the lexical ranking in fusion.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
     candidates: int = Field(50, description="Candidates taken from each ranking before fusion.")

@@ -304,11 +304,6 @@ def build_index(
     done = builds.get(kb)
     if done and done.get("documents") == len(dataset.corpus) and index.has_kb(kb):
         return BuiltIndex(index, kb, done["documents"], done["passages"], 0.0, True)
-    for info in index.list_kbs():  # an index of older settings would only take disk space
-        if info.name != kb:
-            index.delete_kb(info.name)
-            builds.pop(info.name, None)
-
     docs = [
         Document(
             doc_id=d.id,
@@ -409,6 +404,7 @@ class EvalReport:
     index: BuiltIndex
     modes: dict[str, ModeResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)  # what the numbers depend on
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -424,6 +420,7 @@ class EvalReport:
                 "build_seconds": round(self.index.seconds, 1),
                 "reused": self.index.reused,
             },
+            "settings": self.settings,
         }
 
 
@@ -523,19 +520,33 @@ def evaluate_retrieval(
     console = console or Console(stderr=True)
     rt = Runtime(settings) if settings is not None else Runtime()
     chosen, notes = resolve_modes(modes, dataset)
+    chunk_tokens = chunk_tokens or rt.embedder.max_tokens
     built = build_index(
-        dataset,
-        rt,
-        processes=processes or os.cpu_count() or 1,
-        chunk_tokens=chunk_tokens or rt.embedder.max_tokens,
-        console=console,
+        dataset, rt, processes=processes or os.cpu_count() or 1, chunk_tokens=chunk_tokens, console=console
     )
     memo = QueryMemo(rt.embedder)
     retriever = Retriever(built.index, memo, rt.tokenizer, rt.settings.kb)
     # Load the index into memory and the model's weights before any timing.
     retriever.search("warm-up", [built.kb], top_k=1, mode="lexical")
     rt.embedder.query("warm-up")
-    report = EvalReport(dataset.name, len(dataset.corpus), len(dataset.queries), built, notes=notes)
+    kb = rt.settings.kb
+    report = EvalReport(
+        dataset.name,
+        len(dataset.corpus),
+        len(dataset.queries),
+        built,
+        notes=notes,
+        settings={
+            "embedder": rt.embedder.name,
+            "tokenizer": rt.tokenizer.name,
+            "chunk_tokens": chunk_tokens,
+            "rrf_k": kb.rrf_k,
+            "lexical_weight": kb.lexical_weight,
+            "dense_weight": kb.dense_weight,
+            "candidates": kb.candidates,
+            "ignore_identical_ids": ignore_identical_ids,
+        },
+    )
     with _progress(console) as bar:
         for mode in chosen:
             task = bar.add_task(f"searching ({mode})", total=len(dataset.queries))
