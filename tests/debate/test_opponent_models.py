@@ -55,7 +55,9 @@ def _check(rt: Runtime, speech: Speech) -> None:
 @pytest.mark.parametrize("style", ["auto", "llm"])
 def test_a_tiny_weak_model_cannot_break_the_speech(runtime: Runtime, style: str) -> None:
     """SmolLM2-135M writes near-nonsense; checks and template fallbacks must still hold."""
-    backend = LocalBackend(resolve_model_path("smollm2-135m", runtime.settings.cache_dir), threads=2)
+    backend = LocalBackend(
+        resolve_model_path("smollm2-135m", runtime.settings.cache_dir), threads=1, batch_threads=1
+    )
     _check(runtime, _rebut(runtime, backend, style))
 
 
