@@ -308,8 +308,7 @@ def build_index(
         Document(
             doc_id=d.id,
             text=passage_text(d),
-            source=dataset.name,
-            lang="ko" if _has_hangul(passage_text(d)) else "en",
+            source=dataset.corpus_path.name,  # lang is left to the ingestor's detection
             stance=d.stance,
             motion=d.motion,
             passage_id=d.id,
@@ -339,10 +338,6 @@ def build_index(
     builds[kb] = {"documents": len(docs), "passages": passages, "seconds": round(seconds, 1)}
     atomic_write_text(builds_file, json.dumps(builds, indent=2))
     return BuiltIndex(index, kb, len(docs), passages, seconds, False)
-
-
-def _has_hangul(text: str) -> bool:
-    return any("\uac00" <= ch <= "\ud7a3" for ch in text)
 
 
 # -- searching ----------------------------------------------------------------------------------
