@@ -25,6 +25,7 @@ from functools import lru_cache
 from importlib.resources import files
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 
 from banron.config import DebateSettings
@@ -215,6 +216,13 @@ class _Writer:
         self.cited: dict[int, str] = {}  # n -> quote
         self.dropped: list[str] = []
         self._n_of = {p.id: n for n, p in numbered.items()}
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def _passage_vector(self, p: Passage) -> np.ndarray:
+        # One embedding per cited passage per speech, however many sentences cite it.
+        if p.id not in self._vectors:
+            self._vectors[p.id] = self.opp.retriever.embedder.passages([p.text])[0]
+        return self._vectors[p.id]
 
     def numbers_of(self, point: Point) -> list[int]:
         return [self._n_of[h.passage.id] for h in point.hits if h.passage.id in self._n_of]
@@ -245,7 +253,7 @@ class _Writer:
                 self.numbered,
                 retriever.tokenizer,
                 embed_query=retriever.embedder.query,
-                passage_vector=lambda p: retriever.embedder.passages([p.text])[0],
+                passage_vector=self._passage_vector,
             )
             if not all(c.supported for c in checks):
                 self.dropped.append(sentence)

@@ -402,6 +402,24 @@ def _one_line(text: str) -> str:
     return " ".join(_clean(text).split())
 
 
+def _join_blocks(
+    path: Path, blocks: Iterable[tuple[str, bool]], what: str
+) -> tuple[str, list[tuple[int, str]]]:
+    """Join (text, is_heading) blocks with blank lines; headings become (offset, heading) sections."""
+    parts: list[str] = []
+    sections: list[tuple[int, str]] = []
+    offset = 0
+    for text, is_heading in blocks:
+        if parts:
+            offset += 2  # the "\n\n" between blocks
+        if is_heading:
+            sections.append((offset, _one_line(text)))
+        parts.append(text)
+        offset += len(text)
+        _check_size(path, offset, what)
+    return "\n\n".join(parts), sections
+
+
 def _check_size(path: Path, chars: int, what: str) -> None:
     if chars > MAX_TEXT_CHARS:
         raise LoaderError(
@@ -648,18 +666,7 @@ def _parse_docx(path: Path, raw: bytes) -> list[Document]:
     import docx
 
     document = docx.Document(io.BytesIO(raw))
-    parts: list[str] = []
-    sections: list[tuple[int, str]] = []
-    offset = 0
-    for text, is_heading in _docx_blocks(document):
-        if parts:
-            offset += 2  # the "\n\n" between blocks
-        if is_heading:
-            sections.append((offset, _one_line(text)))
-        parts.append(text)
-        offset += len(text)
-        _check_size(path, offset, "Word document")
-    body = "\n\n".join(parts)
+    body, sections = _join_blocks(path, _docx_blocks(document), "Word document")
     if not body.strip():
         raise LoaderError(path, "no text (an empty Word document, or only images)")
     try:
@@ -877,19 +884,9 @@ def _parse_html(path: Path, html: str) -> list[Document]:
 
     # Boilerplate is skipped while walking, not removed from the tree: no node is freed while
     # Python still holds it.
-    parts: list[str] = []
-    sections: list[tuple[int, str]] = []
-    offset = 0
     page_chars = len(body.text(deep=True, strip=True))
-    for text, is_heading in _html_blocks(_main_content(body, page_chars), page_chars):
-        if parts:
-            offset += 2
-        if is_heading:
-            sections.append((offset, _one_line(text)))
-        parts.append(text)
-        offset += len(text)
-        _check_size(path, offset, "HTML page")
-    text = "\n\n".join(parts)
+    blocks = _html_blocks(_main_content(body, page_chars), page_chars)
+    text, sections = _join_blocks(path, blocks, "HTML page")
     if not text.strip():
         raise LoaderError(path, "no readable text in this HTML page (only scripts, styles or navigation?)")
     title = page_title or h1_title or (sections[0][1] if sections else "") or path.stem
