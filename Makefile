@@ -6,8 +6,8 @@ STAMP := $(VENV)/.banron-installed
 
 .PHONY: run install test test-llm lint bench clean
 
-run: install  ## install (first time) and start a sparring session on the embedded defaults
-	$(VENV)/bin/banron spar
+run: install  ## install (first time) and serve the web app on the embedded defaults
+	$(VENV)/bin/banron serve
 
 install: $(STAMP)
 

@@ -44,8 +44,11 @@ def test_malformed_config_is_a_clear_error(banron_home: Path) -> None:
 
 
 def _spar_json(*args: str) -> list[dict]:
+    """The speeches of a scripted `spar --json` run (the last line, the flow, checked and dropped)."""
     out = run("spar", *args, "--json")
-    return [json.loads(line) for line in out.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert set(lines[-1]) == {"flow"}
+    return lines[:-1]
 
 
 def test_scripted_korean_spar_meets_the_acceptance_checks(tmp_path: Path, banron_home: Path) -> None:

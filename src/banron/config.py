@@ -85,6 +85,13 @@ class KBSettings(BaseModel):
     lexical_weight: float = Field(1.0, description="Weight of the lexical ranking in fusion.")
     dense_weight: float = Field(1.0, description="Weight of the dense ranking in fusion.")
     candidates: int = Field(50, description="Candidates taken from each ranking before fusion.")
+    database_url: SecretStr | None = Field(
+        None,
+        description=(
+            "PostgreSQL URL (with pgvector) for the knowledge-base index, e.g. "
+            "postgresql://user:pass@host/db; empty: the embedded SQLite index under home. Never printed."
+        ),
+    )
 
 
 class DebateSettings(BaseModel):

@@ -83,8 +83,18 @@ class Citation:
 
 @dataclass(frozen=True)
 class Claim:
+    """An argument made in a speech; ``answers`` holds the ids of earlier claims it responds to."""
+
     id: str
     text: str
+    answers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "answers": list(self.answers)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Claim:
+        return cls(id=data["id"], text=data["text"], answers=tuple(data.get("answers", ())))
 
 
 @dataclass
@@ -98,15 +108,22 @@ class Turn:
     text: str
     citations: list[Citation] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    phase: str = ""  # the format phase this turn belongs to ("" for turns stored before formats)
+    part: Literal["speech", "question", "answer"] = "speech"  # cross-examination turns ask or answer
+    warnings: list[str] = field(default_factory=list)  # limits exceeded (over time, cut off)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "turn": self.n,
+            "phase": self.phase,
+            "part": self.part,
             "speaker": self.speaker,
             "side": self.side.value,
             "lang": self.lang,
             "text": self.text,
             "citations": [c.to_dict() for c in self.citations],
+            "claims": [c.to_dict() for c in self.claims],
+            "warnings": list(self.warnings),
         }
 
     def to_message(self, banron_is: Literal["assistant", "user"] = "assistant") -> dict[str, str]:

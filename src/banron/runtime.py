@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from banron import content
 from banron.config import Settings, load_settings
@@ -18,13 +19,21 @@ from banron.kb.search import Retriever
 from banron.kb.tokenize import LexicalTokenizer, make_tokenizer
 from banron.llm import ChatBackend, create
 
+if TYPE_CHECKING:
+    from banron.kb.index.postgres import PostgresIndex
+
 
 @dataclass
 class Runtime:
     settings: Settings = field(default_factory=load_settings)
 
     @cached_property
-    def index(self) -> SQLiteIndex:
+    def index(self) -> SQLiteIndex | PostgresIndex:
+        url = self.settings.kb.database_url
+        if url is not None and url.get_secret_value():
+            from banron.kb.index.postgres import PostgresIndex
+
+            return PostgresIndex(url.get_secret_value())
         return SQLiteIndex(self.settings.kb_dir / "kb.sqlite")
 
     @cached_property

@@ -60,7 +60,9 @@ def backend(request: pytest.FixtureRequest) -> Iterator[ChatBackend]:
         yield request.getfixturevalue("smollm2")
     else:
         local: LocalBackend = request.getfixturevalue("smollm2")
-        remote = OpenAICompatBackend(local.base_url, "smollm2", timeout=30, max_retries=1, backoff=0.05)
+        remote = OpenAICompatBackend(
+            local.base_url, "smollm2", api_key=local.api_key, timeout=30, max_retries=1, backoff=0.05
+        )
         yield remote
         remote.close()
 

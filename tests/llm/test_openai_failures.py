@@ -412,13 +412,30 @@ def test_real_server_timeout(smollm2_url: str) -> None:
     long_prompt: list[Message] = [
         {"role": "user", "content": "Summarise this: " + "the quick brown fox jumps over the lazy dog " * 20}
     ]
-    b = OpenAICompatBackend(smollm2_url, "smollm2", timeout=0.05, max_retries=0)
+    b = OpenAICompatBackend(smollm2_url, "smollm2", api_key=_local_key(), timeout=0.05, max_retries=0)
     start = time.monotonic()
     with pytest.raises(LLMTimeout, match=smollm2_url):
         complete(b, long_prompt, max_tokens=400)
     assert time.monotonic() - start < 5
-    ok = OpenAICompatBackend(smollm2_url, "smollm2", timeout=30)
+    ok = OpenAICompatBackend(smollm2_url, "smollm2", api_key=_local_key(), timeout=30)
     assert complete(ok, HELLO, max_tokens=8).strip()  # the server got over it
+
+
+def _local_key() -> str:
+    from banron.llm.local import LocalBackend
+
+    return LocalBackend("unused.gguf").api_key
+
+
+def test_real_server_refuses_requests_without_this_process_key(smollm2_url: str) -> None:
+    # The loopback port is open to every local user: without the per-process key, no model.
+    anonymous = OpenAICompatBackend(smollm2_url, "smollm2", timeout=30, max_retries=0)
+    with pytest.raises(LLMHTTPError) as e:
+        complete(anonymous, HELLO, max_tokens=8)
+    assert e.value.status == 401
+    wrong = OpenAICompatBackend(smollm2_url, "smollm2", api_key="not-the-key", timeout=30, max_retries=0)
+    with pytest.raises(LLMHTTPError):
+        complete(wrong, HELLO, max_tokens=8)
 
 
 # -- the registry factory ------------------------------------------------------------------------

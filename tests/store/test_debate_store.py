@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,9 @@ def test_turns_round_trip_and_are_visible_to_a_new_process(tmp_path: Path) -> No
     store.add_turn(rec.id, t2)
     reopened = DebateStore(path)  # as after a restart
     assert reopened.turns(rec.id) == [t1, t2]
-    assert reopened.get_debate(rec.id) == rec
+    again = reopened.get_debate(rec.id)
+    assert again is not None and again.updated_at >= rec.created_at  # touched by each turn
+    assert replace(again, updated_at=rec.updated_at) == rec
     assert [(r.id, n) for r, n in reopened.list_debates()] == [(rec.id, 2)]
 
 

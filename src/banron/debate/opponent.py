@@ -29,8 +29,18 @@ import numpy as np
 import yaml
 
 from banron.config import DebateSettings
+from banron.debate.guard import (
+    CONCESSION,
+    concedes,
+    fence_evidence,
+    firm_reply,
+    is_manipulation,
+    looks_like_injection,
+    switches_side,
+    violates_stance,
+)
 from banron.domain import Citation, Claim, Hit, Lang, Motion, Passage, Side
-from banron.judge.citations import check_sentence, cited_numbers
+from banron.judge.citations import check_sentence, cited_numbers, rewrite_from_passage
 from banron.kb.chunking import split_sentences
 from banron.kb.lang import detect_lang
 from banron.kb.search import Retriever
@@ -38,12 +48,8 @@ from banron.llm import ChatBackend, LLMError, Message
 
 Style = Literal["template", "bridge", "llm"]
 
-_CONCESSION = re.compile(
-    r"(동의합니다|동의한다|맞는 말|말씀이 맞|일리가 있|옳은 지적|입장을 바꾸|찬성 측이 옳|반대 측이 옳|"
-    r"\bi agree\b|you'?re right|you are right|good point|i concede|i change my|switch(ing)? sides|"
-    r"your side is (right|correct)|i now support)",
-    re.IGNORECASE,
-)
+# Concessions and side switches, Korean and English: debate/guard.py.
+_CONCESSION = CONCESSION
 _SENTENCE_END = re.compile(r"^(.*?[.!?。](?:\s*\[\d{1,2}\])*[.!?。]?)(\s+)", re.DOTALL)
 
 
@@ -69,6 +75,7 @@ class Speech:
     evidence: dict[int, Passage] = field(default_factory=dict)
     style: Style = "template"
     dropped_sentences: list[str] = field(default_factory=list)
+    own_claims: list[Claim] = field(default_factory=list)  # banron's claims, for the flow
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -162,27 +169,48 @@ class Opponent:
         return "template"
 
     # -- speaking ----------------------------------------------------------------------------
-    def rebut(self, speech: str, claims: list[Claim]) -> Iterator[str | Speech]:
-        """Stream the rebuttal as text pieces; the last item yielded is the finished Speech."""
-        lang: Lang = "ko" if detect_lang(speech) == "ko" else "en"
-        points = self.plan(claims)
+    def numbered_evidence(self, points: Sequence[Point]) -> dict[int, Passage]:
+        """The speech's evidence numbered [1], [2]... in the order the points use it."""
         numbered: dict[int, Passage] = {}
         for point in points:
             for h in point.hits:
                 if h.passage not in numbered.values():
                     numbered[len(numbered) + 1] = h.passage
+        return numbered
+
+    def rebut(
+        self,
+        speech: str,
+        claims: list[Claim],
+        *,
+        lang: Lang | None = None,
+        pressed: Sequence[Claim] = (),
+        claim_prefix: str = "b",
+        quote_limit: int = 420,
+    ) -> Iterator[str | Speech]:
+        """Stream the rebuttal as text pieces; the last item yielded is the finished Speech.
+
+        ``pressed``: banron's own earlier claims the other side has left unanswered, named again
+        before the closing line (a dropped argument stands, and a debater says so).
+        """
+        lang = lang or ("ko" if detect_lang(speech) == "ko" else "en")
+        points = self.plan(claims)
+        numbered = self.numbered_evidence(points)
         style = self.style_for(lang)
         rng = random.Random(f"{self.seed}:{speech}")
         writer = _Writer(self, numbered, lang)
+        writer.quote_limit = quote_limit
         if style == "llm":
             yield from writer.llm_speech(speech, points)
             if len(writer.cited) < min(2, len(numbered)):
                 # The model left too few supported citations: answer the uncited claims from templates.
                 missing = [p for p in points if not any(n in writer.cited for n in writer.numbers_of(p))]
                 yield from writer.template_points(missing or points, rng, bridge=False, continuation=True)
+            yield from writer.press(pressed)
         else:
             yield from writer.say(writer.fmt("opening", rng, side=self.side.label(lang)))
             yield from writer.template_points(points, rng, bridge=style == "bridge")
+            yield from writer.press(pressed)
             yield from writer.say(
                 writer.fmt(
                     "closing",
@@ -192,16 +220,7 @@ class Opponent:
                 ),
                 sep="\n\n",
             )
-        self.used.update(p.id for n, p in numbered.items() if n in writer.cited)
-        yield Speech(
-            text=writer.text.strip(),
-            lang=lang,
-            claims=claims,
-            citations=[writer.citation(n) for n in sorted(writer.cited)],
-            evidence={n: numbered[n] for n in sorted(writer.cited)},
-            style=style,
-            dropped_sentences=writer.dropped,
-        )
+        yield writer.finish(claims, style, writer.answer_claims(points, claim_prefix))
 
 
 class _Writer:
@@ -217,12 +236,47 @@ class _Writer:
         self.dropped: list[str] = []
         self._n_of = {p.id: n for n, p in numbered.items()}
         self._vectors: dict[str, np.ndarray] = {}
+        self.quote_limit = 420  # characters of a quoted passage; short phases quote less
 
     def _passage_vector(self, p: Passage) -> np.ndarray:
         # One embedding per cited passage per speech, however many sentences cite it.
         if p.id not in self._vectors:
             self._vectors[p.id] = self.opp.retriever.embedder.passages([p.text])[0]
         return self._vectors[p.id]
+
+    def finish(self, claims: list[Claim], style: Style, own_claims: list[Claim]) -> Speech:
+        """The finished speech; the passages it cited are marked used for the rest of the debate."""
+        self.opp.used.update(p.id for n, p in self.numbered.items() if n in self.cited)
+        return Speech(
+            text=self.text.strip(),
+            lang=self.lang,
+            claims=claims,
+            citations=[self.citation(n) for n in sorted(self.cited)],
+            evidence={n: self.numbered[n] for n in sorted(self.cited)},
+            style=style,
+            dropped_sentences=self.dropped,
+            own_claims=own_claims,
+        )
+
+    def answer_claims(self, points: Sequence[Point], prefix: str) -> list[Claim]:
+        """banron's flow claims for answered points: the cited evidence, answering the point's claim."""
+        out: list[Claim] = []
+        for point in points:
+            cited = [n for n in self.numbers_of(point) if n in self.cited]
+            if cited:
+                text = _shorten(self.cited[cited[0]], 200)
+                out.append(Claim(f"{prefix}{len(out) + 1}", text, (point.claim.id,)))
+        return out
+
+    def press(self, pressed: Sequence[Claim]) -> Iterator[str]:
+        """Name banron's claims the other side dropped: they stand unanswered."""
+        if not pressed:
+            return
+        frames = phrases()[self.lang]["press"]
+        yield from self.say(frames["intro"], sep="\n\n")
+        for claim in pressed:
+            yield from self.say(frames["point"].format(claim=_shorten(claim.text, 90)))
+        yield from self.say(frames["stands"])
 
     def numbers_of(self, point: Point) -> list[int]:
         return [self._n_of[h.passage.id] for h in point.hits if h.passage.id in self._n_of]
@@ -238,26 +292,59 @@ class _Writer:
         return Citation(n=n, passage_id=p.id, kb=p.kb, quote=self.cited[n], title=p.title, source=p.source)
 
     def say(self, sentence: str, sep: str = " ") -> Iterator[str]:
-        """Emit a sentence if it passes the checks; record its citations."""
+        """Emit a sentence if it passes the checks; record its citations.
+
+        A sentence that concedes, speaks for the other side or relays instructions (debate/guard.py)
+        is dropped. So is one whose passage [n] does not support it; in its place banron quotes
+        the passage's best-matching sentence, when the passage speaks to it at all.
+        """
         sentence = sentence.strip()
         if not sentence:
             return
-        if _CONCESSION.search(sentence):
+        evidence = [p.text for p in self.numbered.values() if not looks_like_injection(p.text)]
+        numbers = cited_numbers(sentence)
+        relays = looks_like_injection(sentence)  # e.g. a quote that picked up an injected instruction
+        side = self.opp.side
+        if (relays and not numbers) or (
+            not relays and (concedes(sentence, evidence=evidence) or switches_side(sentence, side))
+        ):
             self.dropped.append(sentence)
             return
-        numbers = cited_numbers(sentence)
         if numbers:
             retriever = self.opp.retriever
-            checks = check_sentence(
-                sentence,
-                self.numbered,
-                retriever.tokenizer,
-                embed_query=retriever.embedder.query,
-                passage_vector=self._passage_vector,
+            supported = not relays and all(
+                c.supported
+                for c in check_sentence(
+                    sentence,
+                    self.numbered,
+                    retriever.tokenizer,
+                    embed_query=retriever.embedder.query,
+                    passage_vector=self._passage_vector,
+                )
             )
-            if not all(c.supported for c in checks):
+            if not supported:
                 self.dropped.append(sentence)
-                return
+                n = numbers[0]
+                if len(set(numbers)) > 1 or n not in self.numbered:
+                    return
+                rewritten = rewrite_from_passage(
+                    sentence,
+                    n,
+                    self.numbered[n],
+                    retriever.tokenizer,
+                    lang=self.lang,
+                    avoid=self.text,
+                    skip=looks_like_injection,
+                )
+                if (
+                    rewritten is None
+                    or violates_stance(rewritten, side, evidence=evidence)
+                    or not all(
+                        c.supported for c in check_sentence(rewritten, self.numbered, retriever.tokenizer)
+                    )
+                ):
+                    return
+                sentence, numbers = rewritten, [n]
             for n in numbers:
                 self.cited.setdefault(n, self._quote_for(n, sentence))
         piece = (sep if self.text and not self.text.endswith("\n") else "") + sentence
@@ -287,8 +374,8 @@ class _Writer:
     def _evidence_sentence(self, point: Point, n: int, first: bool) -> str:
         p = self.numbered[n]
         quote = self._best_quote(p, set(self.opp.retriever.tokenizer.tokens(point.claim.text)))
-        if len(quote) > 420:
-            quote = _shorten(quote, 420)
+        if len(quote) > self.quote_limit:
+            quote = _shorten(quote, self.quote_limit)
         same = p.lang == self.lang
         key = ("evidence_" if first else "more_") + ("same" if same else "other")
         if same:
@@ -338,8 +425,8 @@ class _Writer:
             "side": self.opp.side.label("en"),
             "motion": self.opp.motion.text_in("en"),
             "language": language,
-            "claim": point.claim.text,
-            "evidence": self.numbered[n].text,
+            "claim": fence_evidence(point.claim.text, lang=self.lang),
+            "evidence": fence_evidence(self.numbered[n].text, lang=self.lang),
         }
         messages: list[Message] = [
             {"role": "system", "content": bp["system"].format(**kw)},
@@ -355,7 +442,7 @@ class _Writer:
         line = sents[0]
         if (
             cited_numbers(line)
-            or _CONCESSION.search(line)
+            or violates_stance(line, self.opp.side)
             or detect_lang(line) != self.lang
             or len(line) < 15
             or len(line) > 300
@@ -368,21 +455,26 @@ class _Writer:
         llm = self.opp.llm
         assert llm is not None
         fp = phrases()["free_prompt"]
+        # Passages and the student's speech are data: instructions inside them are fenced off.
         evidence = "\n".join(
-            f"[{n}] {p.title} ({p.source}): {' '.join(p.text.split())}" for n, p in self.numbered.items()
+            f"[{n}] {fence_evidence(f'{p.title} ({p.source}): {p.text}', lang=self.lang)}"
+            for n, p in self.numbered.items()
         )
         kw = {
             "side": self.opp.side.label("en"),
             "motion": self.opp.motion.text_in(self.lang),
             "language": "Korean" if self.lang == "ko" else "English",
-            "speech": speech,
-            "claims": "\n".join(f"- {pt.claim.text}" for pt in points),
+            "speech": fence_evidence(speech, lang=self.lang),
+            "claims": "\n".join(f"- {fence_evidence(pt.claim.text, lang=self.lang)}" for pt in points),
             "evidence": evidence or "(none)",
         }
         messages: list[Message] = [
             {"role": "system", "content": fp["system"].format(**kw)},
             {"role": "user", "content": fp["user"].format(**kw)},
         ]
+        if is_manipulation(speech):
+            # Asked to agree or change sides: say so plainly, then rebut as always.
+            yield from self.say(firm_reply(self.opp.side, self.lang))
         buf = ""
         try:
             for piece in llm.stream(

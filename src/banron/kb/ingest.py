@@ -5,7 +5,7 @@ one transaction; vectors come from the content-hash cache when the same text was
 One unreadable file is reported and the rest of the batch still goes in.
 
 Files added with ``add_paths`` are recorded as the documents' source (their absolute path), which
-keeps the knowledge base in step with the files on the SQLite index:
+keeps the knowledge base in step with the files, on any index:
 
 * a file that now yields fewer or other documents (a JSONL file lost lines) has the documents it
   no longer yields removed (only after it loaded without error: a broken file removes nothing);
@@ -27,7 +27,6 @@ from banron.kb.chunking import chunk_text
 from banron.kb.embed import Embedder, EmbeddingCache, content_hash, embed_passages
 from banron.kb.index import maintenance
 from banron.kb.index.base import SearchIndex, StoredPassage
-from banron.kb.index.sqlite import SQLiteIndex
 from banron.kb.lang import detect_lang
 from banron.kb.loaders import Document, LoaderError, iter_files, load_path
 from banron.kb.tokenize import LexicalTokenizer
@@ -176,12 +175,9 @@ class Ingestor:
                 kept.append(doc)
             loaded[origin] = kept
         pairs = [(doc, origin) for origin, file_docs in loaded.items() for doc in file_docs]
-        if not isinstance(self.index, SQLiteIndex):  # housekeeping below needs the SQLite file
-            return self._add(kb, pairs, report, progress, on_total)
-
-        db = self.index.path
-        self.index.ensure_kb(kb)
-        stored = {info.doc_id: info for info in maintenance.list_documents(db, kb)}
+        index = self.index
+        index.ensure_kb(kb)
+        stored = {info.doc_id: info for info in index.list_documents(kb)}
         gone = {source for source in {info.source for info in stored.values()} if _gone(source)}
         moves: dict[str, str] = {}  # old origin -> new origin
         claims: dict[str, list[str]] = {}  # origin -> its documents recorded under another source
@@ -199,15 +195,15 @@ class Ingestor:
 
         self._add(kb, pairs, report, progress, on_total, prepared)
         for origin, doc_ids in claims.items():
-            maintenance.set_document_source(db, kb, doc_ids, origin)
+            index.set_document_source(kb, doc_ids, origin)
         for old, new in moves.items():
-            maintenance.rename_source(db, kb, old, new)
+            index.rename_source(kb, old, new)
         report.files_moved += len(moves)
-        after = maintenance.list_documents(db, kb)
+        after = index.list_documents(kb)
         for origin, file_docs in loaded.items():
             keep = {doc.doc_id for doc in file_docs}
             stale = [info.doc_id for info in after if info.source == origin and info.doc_id not in keep]
-            report.documents_removed += maintenance.remove_document_ids(db, kb, stale)
+            report.documents_removed += index.remove_document_ids(kb, stale)
         return report
 
     def _find_renames(
@@ -224,10 +220,10 @@ class Ingestor:
         orphans = [
             info.doc_id for info in stored.values() if info.doc_id not in batch_ids and info.source in gone
         ]
-        if not orphans or not new_docs or not isinstance(self.index, SQLiteIndex):
+        if not orphans or not new_docs:
             return {}
         by_print: dict[str, str] = {}  # fingerprint -> old origin
-        for doc_id, fingerprint in maintenance.passage_fingerprints(self.index.path, kb, orphans).items():
+        for doc_id, fingerprint in self.index.passage_fingerprints(kb, orphans).items():
             by_print.setdefault(fingerprint, stored[doc_id].source)
         prepared: dict[str, list[Passage]] = {}
         for doc, origin in new_docs:

@@ -11,7 +11,8 @@ Model specs:
 
 One ``xllamacpp.Server`` is kept per (model path, threads, context) per process and loaded on
 first use. Besides the in-process API it also serves llama.cpp's OpenAI-compatible HTTP API on a
-random loopback port (:attr:`LocalBackend.base_url`).
+random loopback port (:attr:`LocalBackend.base_url`), which asks for a bearer key made fresh per
+process (:attr:`LocalBackend.api_key`) so other users of the machine cannot use the model.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import importlib.util
 import logging
 import os
 import queue
+import secrets
 import shutil
 import tempfile
 import threading
@@ -231,6 +233,8 @@ _ServerKey = tuple[str, int, int]
 _servers: dict[_ServerKey, Any] = {}
 _servers_lock = threading.Lock()
 _END = object()
+# The loopback HTTP server's bearer key: random per process, never written anywhere.
+_API_KEY = secrets.token_urlsafe(32)
 
 
 def _load_server(model_path: Path, threads: int, batch_threads: int, context: int) -> Any:
@@ -247,6 +251,7 @@ def _load_server(model_path: Path, threads: int, batch_threads: int, context: in
         params.model.path = str(model_path)
         params.verbosity = -1  # silence llama.cpp's stderr logging
         params.n_parallel = 1
+        params.api_keys = [_API_KEY]
         params.n_ctx = context
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = batch_threads
@@ -304,6 +309,11 @@ class LocalBackend:
     def base_url(self) -> str:
         """The same model over llama.cpp's OpenAI-compatible HTTP API (loopback, random port)."""
         return str(self._server().listening_address).rstrip("/") + "/v1"
+
+    @property
+    def api_key(self) -> str:
+        """The bearer key :attr:`base_url` asks for (this process's; other local users lack it)."""
+        return _API_KEY
 
     def stream(
         self,

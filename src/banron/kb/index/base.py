@@ -6,13 +6,14 @@ implementation only has to answer "top k by BM25" and "top k by cosine" under th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from banron.domain import Passage
+from banron.kb.index.maintenance import DocumentInfo
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,20 @@ class SearchIndex(Protocol):
         ...
 
     def delete_document(self, kb: str, doc_id: str) -> bool: ...
+
+    # Document housekeeping: what `kb docs` / `kb rm` show and do, and what incremental ingest
+    # needs to notice moved, renamed and vanished files.
+    def list_documents(self, kb: str) -> list[DocumentInfo]: ...
+
+    def remove_document_ids(self, kb: str, doc_ids: Iterable[str]) -> int: ...
+
+    def remove_documents(self, kb: str, source_or_doc_id: str) -> list[str]: ...
+
+    def rename_source(self, kb: str, old: str, new: str) -> int: ...
+
+    def set_document_source(self, kb: str, doc_ids: Iterable[str], source: str) -> int: ...
+
+    def passage_fingerprints(self, kb: str, doc_ids: Iterable[str]) -> dict[str, str]: ...
 
     def get(self, kb: str, passage_id: str) -> Passage | None: ...
 

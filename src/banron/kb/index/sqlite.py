@@ -14,14 +14,16 @@ import math
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from banron.domain import Passage
+from banron.kb.index import maintenance
 from banron.kb.index.base import Filters, KBInfo, StoredPassage
+from banron.kb.index.maintenance import DocumentInfo
 from banron.util import Migration, atomic_sqlite, migrate
 
 _SCHEMA = """
@@ -113,6 +115,25 @@ class SQLiteIndex:
         migrate(path, MIGRATIONS)
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+
+    # -- document housekeeping (kb docs / kb rm, incremental ingest): see maintenance.py ---------
+    def list_documents(self, kb: str) -> list[DocumentInfo]:
+        return maintenance.list_documents(self.path, kb)
+
+    def remove_document_ids(self, kb: str, doc_ids: Iterable[str]) -> int:
+        return maintenance.remove_document_ids(self.path, kb, doc_ids)
+
+    def remove_documents(self, kb: str, source_or_doc_id: str) -> list[str]:
+        return maintenance.remove_documents(self.path, kb, source_or_doc_id)
+
+    def rename_source(self, kb: str, old: str, new: str) -> int:
+        return maintenance.rename_source(self.path, kb, old, new)
+
+    def set_document_source(self, kb: str, doc_ids: Iterable[str], source: str) -> int:
+        return maintenance.set_document_source(self.path, kb, doc_ids, source)
+
+    def passage_fingerprints(self, kb: str, doc_ids: Iterable[str]) -> dict[str, str]:
+        return maintenance.passage_fingerprints(self.path, kb, doc_ids)
 
     def _read(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)

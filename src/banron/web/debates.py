@@ -1,0 +1,323 @@
+"""Debates for the web: engine work on one worker thread, banron's speeches as server-sent events.
+
+The embedded model is one llama.cpp instance per process and writes one speech at a time, so every
+call into a debate engine (creating it, a student's turn, banron's speech) runs on a single worker
+thread: the event loop never blocks, and requests queue in arrival order. Engines stay in a small
+cache (the worker is the only thread touching them); a debate not in it is resumed from the store.
+
+A speech runs as a *job* that outlives the request that started it: its pieces are kept, so a
+browser that reloads mid-speech replays them and follows the rest, and a closed tab still ends
+with the turn committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from banron.debate.engine import DebateEngine, Slot, TurnError, slot_at
+from banron.debate.flow import Flow
+from banron.debate.formats import Format, get_format
+from banron.domain import Lang, Motion, Side, Turn
+from banron.llm import LLMError
+from banron.runtime import Runtime
+from banron.store.sqlite import DebateRecord, DebateStore
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+KEEPALIVE_S = 15.0
+
+
+# -- what the browser and the API are sent -------------------------------------------------------
+def display_source(source: str) -> str:
+    """Uploaded files are recorded by their path on the server: show only the file name."""
+    return Path(source).name if os.path.isabs(source) else source
+
+
+def turn_payload(turn: Turn, fmt: Format | None) -> dict[str, Any]:
+    phase = next((p for p in fmt.phases if p.id == turn.phase), None) if fmt else None
+    data = turn.to_dict()
+    data["phase_name"] = {"ko": phase.name_ko, "en": phase.name_en} if phase else {"ko": "", "en": ""}
+    data["citations"] = [
+        {
+            "n": c.n,
+            "passage_id": c.passage_id,
+            "kb": c.kb,
+            "quote": c.quote,
+            "title": c.title,
+            "source": display_source(c.source),
+        }
+        for c in turn.citations
+    ]
+    return data
+
+
+def slot_payload(slot: Slot | None, student_side: Side) -> dict[str, Any] | None:
+    if slot is None:
+        return None
+    p = slot.phase
+    return {
+        "index": slot.index,
+        "round": slot.round,
+        "phase": p.id,
+        "name": {"ko": p.name_ko, "en": p.name_en},
+        "purpose": {"ko": p.purpose_ko, "en": p.purpose_en},
+        "kind": p.kind,
+        "part": slot.part,
+        "side": slot.side.value,
+        "speaker": slot.speaker,
+        "time_s": p.time_s,
+        "words": p.words,
+        "prep_s": p.prep_s,
+        "questions": p.questions,
+    }
+
+
+def phase_position(fmt: Format, k: int, student_side: Side) -> int:
+    """Index (in the format's cycle) of the phase the k-th turn belongs to."""
+    i, index = 0, 0
+    while (phase := fmt.phase_at(i)) is not None:
+        index += 2 if phase.kind == "cross_examination" else 1
+        if index > k:
+            return i
+        i += 1
+    return i
+
+
+def timeline(fmt: Format, n_turns: int, student_side: Side) -> list[dict[str, Any]]:
+    """The format's phases with who speaks and whether each is done, current or to come."""
+    current = phase_position(fmt, n_turns, student_side)
+    base = (current // len(fmt.phases)) * len(fmt.phases) if fmt.repeat else 0
+    out = []
+    for j, p in enumerate(fmt.phases):
+        pos = base + j
+        side = p.side_of_speaker(student_side)
+        out.append(
+            {
+                "phase": p.id,
+                "name": {"ko": p.name_ko, "en": p.name_en},
+                "kind": p.kind,
+                "speaker": "student" if side is student_side else "banron",
+                "time_s": p.time_s,
+                "words": p.words,
+                "state": "done" if pos < current else ("current" if pos == current else "upcoming"),
+            }
+        )
+    return out
+
+
+def flow_view(flow: Flow, fmt: Format | None) -> dict[str, Any]:
+    """The flow sheet as columns (speeches) and rows (threads) of cells (claims), dropped marked."""
+    names = {p.id: {"ko": p.name_ko, "en": p.name_en} for p in fmt.phases} if fmt else {}
+    dropped = {e.id for e in flow.dropped()}
+    rows = []
+    for thread in flow.threads():
+        cells: list[list[dict[str, Any]]] = [[] for _ in flow.columns]
+        for e in thread.entries:
+            cells[e.speech].append(
+                {"id": e.id, "text": e.claim.text, "side": e.side.value, "dropped": e.id in dropped}
+            )
+        rows.append(cells)
+    return {
+        "columns": [
+            {
+                "turn": c.turn_n,
+                "phase": c.phase,
+                "name": names.get(c.phase, {"ko": c.phase, "en": c.phase}),
+                "side": c.side.value,
+                "speaker": c.speaker,
+            }
+            for c in flow.columns
+        ],
+        "rows": rows,
+        "dropped": sorted(dropped),
+    }
+
+
+def debate_payload(record: DebateRecord, turns: Sequence[Turn]) -> dict[str, Any]:
+    """Everything a debate page shows, as JSON (``GET /api/debates/{id}``)."""
+    try:
+        fmt: Format | None = get_format(record.format)
+    except ValueError:
+        fmt = None
+    slot = slot_at(fmt, len(turns), record.student_side, record.exhibition) if fmt else None
+    finished = record.status == "finished" or (fmt is not None and slot is None)
+    motion = record.motion
+    return {
+        "id": record.id,
+        "motion": {
+            "id": record.motion_id,
+            "text": record.motion_text,
+            "text_en": motion.text_en if motion else "",
+        },
+        "format": record.format,
+        "format_name": {"ko": fmt.name_ko, "en": fmt.name_en} if fmt else {"ko": "", "en": ""},
+        "repeat": bool(fmt and fmt.repeat),
+        "student_side": record.student_side.value,
+        "lang": record.lang,
+        "kbs": record.kbs,
+        "status": "finished" if finished else "active",
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "slot": None if finished else slot_payload(slot, record.student_side),
+        "timeline": timeline(fmt, len(turns), record.student_side) if fmt else [],
+        "turns": [turn_payload(t, fmt) for t in turns],
+        "flow": flow_view(Flow.from_turns(turns), fmt),
+    }
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+# -- speeches as jobs -----------------------------------------------------------------------------
+@dataclass
+class SpeechJob:
+    """banron's due turns for one debate, written on the worker, read by any number of streams.
+
+    Events are appended on the event loop's thread only (the worker hands them over with
+    ``call_soon_threadsafe``), so readers need no lock.
+    """
+
+    debate_id: str
+    events: list[tuple[str, Any]] = field(default_factory=list)
+    done: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add(self, event: str, data: Any) -> None:
+        self.events.append((event, data))
+        if event == "done":
+            self.done = True
+        changed, self.changed = self.changed, asyncio.Event()
+        changed.set()
+
+    async def stream(self) -> AsyncIterator[str]:
+        i = 0
+        while True:
+            while i < len(self.events):
+                event, data = self.events[i]
+                i += 1
+                yield sse(event, data)
+            if self.done:
+                return
+            try:
+                await asyncio.wait_for(self.changed.wait(), KEEPALIVE_S)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+
+
+class DebateService:
+    def __init__(self, rt: Runtime, store: DebateStore, cache_size: int = 32) -> None:
+        self.rt = rt
+        self.store = store
+        self.cache_size = cache_size
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="banron-engine")
+        self._engines: OrderedDict[str, DebateEngine] = OrderedDict()  # worker thread only
+        self._jobs: dict[str, SpeechJob] = {}  # event loop only
+        # The bundled evidence goes in first, before any debate needs it.
+        self.ready: Future[Any] = self.executor.submit(rt.ensure_bundled)
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- worker-thread side --------------------------------------------------------------------
+    def _remember(self, debate_id: str, engine: DebateEngine) -> None:
+        self._engines[debate_id] = engine
+        self._engines.move_to_end(debate_id)
+        while len(self._engines) > self.cache_size:
+            self._engines.popitem(last=False)
+
+    def _engine(self, debate_id: str) -> DebateEngine:
+        engine = self._engines.get(debate_id)
+        if engine is None:
+            engine = DebateEngine.resume(self.rt, self.store, debate_id)
+        self._remember(debate_id, engine)
+        return engine
+
+    def _create(
+        self, *, fmt: Format, motion: Motion, side: Side, lang: Lang, kbs: list[str], owner: str
+    ) -> DebateRecord:
+        engine = DebateEngine.create(
+            self.rt,
+            fmt=fmt,
+            motion=motion,
+            student_side=side,
+            lang=lang,
+            kbs=kbs,
+            store=self.store,
+            owner=owner,
+        )
+        assert engine.record is not None
+        self._remember(engine.record.id, engine)
+        return engine.record
+
+    def _submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Turn:
+        return self._engine(debate_id).submit(text, elapsed_s)
+
+    def _end(self, debate_id: str) -> None:
+        self._engine(debate_id).end()
+        self._engines.pop(debate_id, None)
+
+    def _speak(self, job: SpeechJob, loop: asyncio.AbstractEventLoop) -> None:
+        def post(event: str, data: Any) -> None:
+            loop.call_soon_threadsafe(job.add, event, data)
+
+        try:
+            engine = self._engine(job.debate_id)
+            for item in engine.run_banron():
+                if isinstance(item, Turn):
+                    post("turn", turn_payload(item, engine.fmt))
+                else:
+                    post("piece", {"text": item})
+        except (LLMError, TurnError) as e:
+            self._engines.pop(job.debate_id, None)  # resume from what was committed
+            post("error", {"message": str(e)})
+        except Exception as e:  # the stream must end cleanly whatever happened
+            log.exception("banron's speech failed in debate %s", job.debate_id)
+            self._engines.pop(job.debate_id, None)
+            post("error", {"message": f"{type(e).__name__}: {e}"})
+        finally:
+            post("done", {})
+
+    # -- event-loop side -----------------------------------------------------------------------
+    async def create(
+        self, *, fmt: Format, motion: Motion, side: Side, lang: Lang, kbs: list[str], owner: str
+    ) -> DebateRecord:
+        return await self._run(
+            self._create, fmt=fmt, motion=motion, side=side, lang=lang, kbs=kbs, owner=owner
+        )
+
+    async def submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Turn:
+        if debate_id in self._jobs:
+            raise TurnError("banron is still speaking")
+        return await self._run(self._submit, debate_id, text, elapsed_s)
+
+    async def end(self, debate_id: str) -> None:
+        await self._run(self._end, debate_id)
+
+    def job(self, debate_id: str) -> SpeechJob | None:
+        return self._jobs.get(debate_id)
+
+    def speak(self, debate_id: str) -> SpeechJob:
+        """The running speech job of this debate, or a new one for banron's due turns."""
+        job = self._jobs.get(debate_id)
+        if job is not None:
+            return job
+        job = self._jobs[debate_id] = SpeechJob(debate_id)
+        loop = asyncio.get_running_loop()
+        future = self.executor.submit(self._speak, job, loop)
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._jobs.pop, debate_id, None))
+        return job
