@@ -124,3 +124,22 @@ def test_every_bundled_motion_can_be_rebutted_from_both_sides(runtime: Runtime, 
         opp = _opponent(runtime, motion_id, side)
         _, speech = _speak(opp, motion.text + ". " + motion.summary)
         assert len(speech.citations) >= 2, (motion_id, side, json.dumps(speech.text, ensure_ascii=False))
+
+
+def test_a_bridge_that_restates_the_claim_is_refused(runtime: Runtime) -> None:
+    from banron.debate.opponent import _Writer
+
+    motion = content.find_motion("ai-homework")
+    assert motion is not None
+    opp = Opponent(runtime.retriever, motion, Side.CON, [content.BUNDLED_KB], DebateSettings())
+    writer = _Writer(opp, {}, "en")
+    claim = "Schools cannot reliably detect AI use, so a ban only punishes honest students."
+    # What the small model wrote in a real run: the claim again, dressed as a reason.
+    assert writer._restates(
+        "The opponent's claim fails because schools cannot reliably detect AI use, so a ban only "
+        "punishes honest students.",
+        claim,
+    )
+    assert not writer._restates(
+        "Detection is beside the point: unrestricted use leaves students with less practice.", claim
+    )

@@ -288,3 +288,17 @@ def test_fenced_evidence_keeps_the_data_and_drops_the_instruction() -> None:
 )
 def test_manipulation_is_recognised(text: str, expected: bool) -> None:
     assert is_manipulation(text) is expected
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c["kind"] == "manipulation" and is_manipulation(c["speech"])],
+    ids=lambda c: c["id"],
+)
+def test_templates_refuse_manipulation_once_then_argue(runtime: Runtime, case: dict[str, Any]) -> None:
+    from banron.debate.guard import firm_reply
+
+    _, speech = _speak(runtime, case, "template")
+    side = Side(case["side"])
+    assert speech.text.count(firm_reply(side, case["lang"])) == 1
+    assert speech.citations  # and the rebuttal still answers with evidence

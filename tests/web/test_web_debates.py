@@ -266,6 +266,9 @@ def test_the_judge_scores_each_student_speech(alice: Session, one_exchange: dict
     assert (
         page.status_code == 200 and page.text.count("<meter") == 5 and cards[0]["feedback"][:10] in page.text
     )
+    # Both sides have spoken: the verdict on the flow is shown above the cards.
+    verdict = page.text.split('class="card verdict"', 1)
+    assert len(verdict) == 2 and "<ol><li>" in verdict[1].split("</section>", 1)[0]
     report = alice.client.get(f"/debates/{did}/scorecard/report")
     csp = report.headers["content-security-policy"]
     assert "<svg" in report.text and "<script" not in report.text.lower()

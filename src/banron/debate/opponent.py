@@ -209,6 +209,8 @@ class Opponent:
             yield from writer.press(pressed)
         else:
             yield from writer.say(writer.fmt("opening", rng, side=self.side.label(lang)))
+            if is_manipulation(speech):  # asked to agree or to switch: say no once, then argue
+                yield from writer.say(firm_reply(self.side, lang))
             yield from writer.template_points(points, rng, bridge=style == "bridge")
             yield from writer.press(pressed)
             yield from writer.say(
@@ -447,9 +449,17 @@ class _Writer:
             or len(line) < 15
             or len(line) > 300
             or not line.endswith((".", "!", "?"))
+            or self._restates(line, point.claim.text)
         ):
             return None
         return line
+
+    def _restates(self, line: str, claim: str) -> bool:
+        """A "why it fails" line that mostly repeats the claim explains nothing (the small model does
+        this: "The claim fails because <the claim>")."""
+        tok = self.opp.retriever.tokenizer
+        said, claimed = set(tok.tokens(line)), set(tok.tokens(claim))
+        return bool(said) and len(said & claimed) >= 0.6 * len(said)
 
     def llm_speech(self, speech: str, points: list[Point]) -> Iterator[str]:
         llm = self.opp.llm

@@ -7,8 +7,8 @@ speeches go in, scorecards come out, cached by speech so a page is judged once. 
 own worker thread (the first one in a process loads the judge's models: seconds), never on the
 event loop; the rubric is the debate format's when the judge has one.
 
-End-of-debate adjudication (a winner with reasons from the flow) is not part of the judge yet; when
-it is, it belongs here too.
+The end-of-debate verdict (``judge.adjudicate``: a winner with reasons from the flow, next steps)
+is computed here too, on the same worker.
 """
 
 from __future__ import annotations
@@ -106,6 +106,30 @@ class Scorecards:
         items = [(record, t) for t in student_speeches(record, turns)]
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self._score, items)
+
+    def _verdict(self, record: DebateRecord, turns: Sequence[Turn], lang: str) -> Any:
+        from banron.judge.adjudicate import adjudicate
+
+        return adjudicate(
+            turns, self._judge(record), motion=record.motion_text, student_side=record.student_side, lang=lang
+        )
+
+    async def verdict(self, record: DebateRecord, turns: Sequence[Turn], lang: str) -> dict[str, Any] | None:
+        """Who won and why, once both sides have spoken; None before that."""
+        if {t.side for t in turns if t.part == "speech"} != {
+            record.student_side,
+            record.student_side.opposite,
+        }:
+            return None
+        loop = asyncio.get_running_loop()
+        v = await loop.run_in_executor(self.executor, self._verdict, record, list(turns), lang)
+        return {
+            "winner": v.winner.label(lang),
+            "student_won": v.winner is record.student_side,
+            "points": " · ".join(f"{s.label(lang)} {p:.1f}" for s, p in v.points.items()),
+            "reasons": v.reasons,
+            "next_steps": v.next_steps,
+        }
 
     async def for_student(self, debates: Sequence[tuple[DebateRecord, Sequence[Turn]]]) -> list[Scorecard]:
         """Every speech of a student's debates (oldest first, the newest MAX_PROGRESS)."""

@@ -168,7 +168,10 @@ async def scorecard_page(request: Request, debate_id: str, user: CurrentUser, st
     lang = translator(request).lang
     rb = scorecards.rubric_for(record.format)
     views = [scorecards.card_view(c, rb, lang) for c in cards]
-    return page(request, "student/scorecard.html", record=record, cards=views, rubric=rb.name(lang))
+    verdict = await state.scorecards.verdict(record, turns, lang)
+    return page(
+        request, "student/scorecard.html", record=record, cards=views, rubric=rb.name(lang), verdict=verdict
+    )
 
 
 @router.get("/debates/{debate_id}/scorecard/report")
