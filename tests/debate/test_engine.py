@@ -210,3 +210,35 @@ def test_the_terminal_loop_runs_commands_and_pauses_for_resume(rt: Runtime, tmp_
     assert "banron --resume" not in text and f"--resume {engine.record.id}" in text  # type: ignore[union-attr]
     assert saved.exists() and "## Flow" in saved.read_text(encoding="utf-8")
     assert [t.speaker for t in store.turns(engine.record.id)] == ["student", "banron"]  # type: ignore[union-attr]
+
+
+def _model_citing_its_evidence(messages: list[dict[str, str]]) -> str:
+    """A stand-in for an API model: restates the first sentence of each numbered passage, cited."""
+    import re as _re
+
+    out = []
+    for n, body in _re.findall(r"^\[(\d+)\] «(.*?)»$", messages[-1]["content"], flags=_re.M):
+        text = body.split("): ", 1)[-1]
+        first = _re.split(r"(?<=[.!?다])\s", text, maxsplit=1)[0].rstrip(".")
+        out.append(f"{first} [{n}].")
+    return " ".join(out)
+
+
+def test_an_api_style_model_writes_the_case_and_the_closing(rt: Runtime) -> None:
+    from banron.config import DebateSettings
+    from banron.llm.fake import FakeBackend
+
+    engine = DebateEngine.create(
+        rt, fmt=get_format("drill"), motion=find_motion("phone-ban"),  # type: ignore[arg-type]
+        student_side=Side.CON, lang="ko", kbs=["bundled"], store=None,
+    )  # fmt: skip
+    opp = engine.speakers[Side.PRO].opp
+    opp.llm = FakeBackend(_model_citing_its_evidence)
+    opp.settings = DebateSettings(style="llm")
+    case = next(t for t in engine.run_banron() if isinstance(t, Turn))
+    assert case.phase == "pro_constructive" and len(case.citations) >= 2
+    assert "입론을 시작하겠습니다" not in case.text  # the model's words, not the template's
+    assert case.claims and all(c.text for c in case.claims)
+    for c in case.citations:
+        passage = rt.index.get(c.kb, c.passage_id)
+        assert passage is not None and passage.stance in ("pro", "neutral")

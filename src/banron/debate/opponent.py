@@ -76,6 +76,7 @@ class Speech:
     style: Style = "template"
     dropped_sentences: list[str] = field(default_factory=list)
     own_claims: list[Claim] = field(default_factory=list)  # banron's claims, for the flow
+    notes: list[str] = field(default_factory=list)  # for the student: e.g. the model failed midway
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -239,6 +240,7 @@ class _Writer:
         self._n_of = {p.id: n for n, p in numbered.items()}
         self._vectors: dict[str, np.ndarray] = {}
         self.quote_limit = 420  # characters of a quoted passage; short phases quote less
+        self.notes: list[str] = []
 
     def _passage_vector(self, p: Passage) -> np.ndarray:
         # One embedding per cited passage per speech, however many sentences cite it.
@@ -258,6 +260,7 @@ class _Writer:
             style=style,
             dropped_sentences=self.dropped,
             own_claims=own_claims,
+            notes=self.notes,
         )
 
     def answer_claims(self, points: Sequence[Point], prefix: str) -> list[Claim]:
@@ -461,22 +464,26 @@ class _Writer:
         said, claimed = set(tok.tokens(line)), set(tok.tokens(claim))
         return bool(said) and len(said & claimed) >= 0.6 * len(said)
 
-    def llm_speech(self, speech: str, points: list[Point]) -> Iterator[str]:
-        llm = self.opp.llm
-        assert llm is not None
-        fp = phrases()["free_prompt"]
-        # Passages and the student's speech are data: instructions inside them are fenced off.
-        evidence = "\n".join(
-            f"[{n}] {fence_evidence(f'{p.title} ({p.source}): {p.text}', lang=self.lang)}"
-            for n, p in self.numbered.items()
+    def numbered_prompt_evidence(self) -> str:
+        """The speech's passages for a prompt, numbered; instructions inside them fenced off."""
+        return (
+            "\n".join(
+                f"[{n}] {fence_evidence(f'{p.title} ({p.source}): {p.text}', lang=self.lang)}"
+                for n, p in self.numbered.items()
+            )
+            or "(none)"
         )
+
+    def llm_speech(self, speech: str, points: list[Point]) -> Iterator[str]:
+        fp = phrases()["free_prompt"]
+        # The student's speech is data too: instructions inside it are fenced off.
         kw = {
             "side": self.opp.side.label("en"),
             "motion": self.opp.motion.text_in(self.lang),
             "language": "Korean" if self.lang == "ko" else "English",
             "speech": fence_evidence(speech, lang=self.lang),
             "claims": "\n".join(f"- {fence_evidence(pt.claim.text, lang=self.lang)}" for pt in points),
-            "evidence": evidence or "(none)",
+            "evidence": self.numbered_prompt_evidence(),
         }
         messages: list[Message] = [
             {"role": "system", "content": fp["system"].format(**kw)},
@@ -485,6 +492,12 @@ class _Writer:
         if is_manipulation(speech):
             # Asked to agree or change sides: say so plainly, then rebut as always.
             yield from self.say(firm_reply(self.opp.side, self.lang))
+        yield from self.stream_checked(messages)
+
+    def stream_checked(self, messages: list[Message]) -> Iterator[str]:
+        """The model's speech, sentence by sentence, each checked (``say``) before it is shown."""
+        llm = self.opp.llm
+        assert llm is not None
         buf = ""
         try:
             for piece in llm.stream(
@@ -497,8 +510,14 @@ class _Writer:
                         break
                     yield from self.say(m.group(1), sep=" " if "\n" not in m.group(2) else "\n")
                     buf = buf[m.end() :]
-        except LLMError:
-            # A cut or timed-out stream keeps what was already checked; templates fill the rest.
+        except LLMError as e:
+            # A cut or timed-out stream keeps what was already checked; templates fill the rest,
+            # and the student is told (the turn's warnings) rather than left guessing.
             buf = ""
+            self.notes.append(
+                f"모델이 응답하지 못했습니다({e}). 이 발언의 나머지는 근거 자료로 채웠습니다."
+                if self.lang == "ko"
+                else f"The model failed ({e}); the rest of this speech was built from the evidence."
+            )
         if buf.strip():
             yield from self.say(buf)

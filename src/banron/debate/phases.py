@@ -20,11 +20,12 @@ import yaml
 
 from banron.debate.flow import Entry, Flow, Thread
 from banron.debate.formats import Phase
-from banron.debate.guard import is_manipulation
+from banron.debate.guard import fence_evidence, is_manipulation
 from banron.debate.opponent import Opponent, Point, Speech, _shorten, _Writer, phrases
 from banron.domain import Claim, Hit, Lang, Side, Turn
 from banron.kb.chunking import split_sentences
 from banron.kb.index.base import Filters
+from banron.llm import Message
 
 Part = Literal["speech", "question", "answer"]
 
@@ -163,8 +164,19 @@ class PhaseSpeaker:
         answers = self.opp.plan(targets) if targets else []
         writer = self._writer([*contentions, *answers], lang, budget)
         style = self.opp.style_for(lang)
+        if style == "llm":
+            yield from self._llm("constructive", writer, lang, targets, count=len(contentions), dropped=[])
+            if len(writer.cited) >= min(2, len(writer.numbered)):
+                own = self._cited_claims(writer, contentions, prefix)
+                own += [
+                    Claim(f"{prefix}{len(contentions) + i}", c.text, c.answers)
+                    for i, c in enumerate(writer.answer_claims(answers, "x"), start=1)
+                ]
+                yield writer.finish(targets, "llm", own)
+                return
+            writer.text += "\n"  # too few supported citations: the template case follows
         yield from writer.say(self._fmt(lang, "constructive", "opening", rng, count=len(contentions)))
-        own: list[Claim] = []
+        own = []
         for i, point in enumerate(contentions):
             ordinal = self._ordinal(lang, "ordinals", i)
             headline = point.claim.text
@@ -189,6 +201,42 @@ class PhaseSpeaker:
             ]
         yield from writer.say(self._fmt(lang, "constructive", "closing", rng), sep="\n\n")
         yield writer.finish(targets, "template" if style == "llm" else style, own)
+
+    def _llm(
+        self,
+        kind: str,
+        writer: _Writer,
+        lang: Lang,
+        claims: Sequence[Claim],
+        count: int,
+        dropped: Sequence[Claim],
+    ) -> Iterator[str]:
+        """The model writes this phase's speech from the numbered evidence; ``say`` checks each sentence."""
+        prompt = frames()["llm"][kind]
+        kw = {
+            "side": self.side.label("en"),
+            "motion": self.opp.motion.text_in(lang),
+            "language": "Korean" if lang == "ko" else "English",
+            "count": count,
+            "claims": "\n".join(f"- {fence_evidence(c.text, lang=lang)}" for c in claims) or "(none)",
+            "dropped": "\n".join(f"- {c.text}" for c in dropped) or "(none)",
+            "evidence": writer.numbered_prompt_evidence(),
+        }
+        messages: list[Message] = [
+            {"role": "system", "content": prompt["system"].format(**kw)},
+            {"role": "user", "content": prompt["user"].format(**kw)},
+        ]
+        yield from writer.stream_checked(messages)
+
+    @staticmethod
+    def _cited_claims(writer: _Writer, points: Sequence[Point], prefix: str) -> list[Claim]:
+        """banron's own flow claims for the points whose evidence the speech cited."""
+        out = []
+        for point in points:
+            cited = [n for n in writer.numbers_of(point) if n in writer.cited]
+            if cited:
+                out.append(Claim(point.claim.id, _shorten(writer.cited[cited[0]], 200)))
+        return out
 
     def questions(
         self, phase: Phase, lang: Lang, flow: Flow, rng: random.Random, budget: Budget, prefix: str
@@ -284,6 +332,19 @@ class PhaseSpeaker:
             points.append(Point(target.claim, hits[:1]))
             last_theirs.append(theirs[-1] if theirs else None)
         writer = self._writer(points, lang, budget)
+        dropped = [e for e in flow.dropped() if e.side is self.side]
+        if self.opp.style_for(lang) == "llm":
+            yield from self._llm(
+                "closing", writer, lang, [p.claim for p in points], len(points), [e.claim for e in dropped]
+            )
+            if len(writer.cited) >= min(1, len(writer.numbered)):
+                made: list[Claim] = []
+                for point in points:
+                    for c in self._cited_claims(writer, [point], "x"):
+                        made.append(Claim(f"{prefix}{len(made) + 1}", c.text, (point.claim.id,)))
+                yield writer.finish([p.claim for p in points], "llm", made)
+                return
+            writer.text += "\n"
         yield from writer.say(self._fmt(lang, "closing", "opening", rng, count=len(points) or 1))
         own: list[Claim] = []
         for i, (thread, point, theirs_last) in enumerate(zip(clashes, points, last_theirs, strict=True)):
@@ -303,7 +364,6 @@ class PhaseSpeaker:
             if len(writer.cited) > before and theirs_last is not None:
                 quote = writer.cited[writer.numbers_of(point)[0]]
                 own.append(Claim(f"{prefix}{len(own) + 1}", _shorten(quote, 200), (theirs_last.id,)))
-        dropped = [e for e in flow.dropped() if e.side is self.side]
         if dropped:
             yield from writer.say(self._fmt(lang, "closing", "dropped", rng, count=len(dropped)), sep="\n\n")
         yield from writer.say(self._fmt(lang, "closing", "final", rng), sep="\n\n")
