@@ -59,12 +59,22 @@ class LocalSettings(BaseModel):
     context: int = Field(4096, description="Context window in tokens.")
 
 
+class FakeSettings(BaseModel):
+    """The scripted ``fake`` backend (tests, demos, the load benchmark)."""
+
+    reply: str = Field("", description="What it says every time; empty: banron falls back to templates.")
+    tokens_per_s: float = Field(
+        0.0, description="Streaming pace in words per second (0: instant), to stand in for a real model."
+    )
+
+
 class LLMSettings(BaseModel):
     backend: str = Field("local", description="Chat backend by registered name: local, openai, fake.")
     temperature: float = Field(0.3, description="Sampling temperature for free-form generation.")
     max_tokens: int = Field(400, description="Upper bound on tokens generated per speech.")
     openai: OpenAISettings = Field(default_factory=OpenAISettings)  # type: ignore[arg-type]
     local: LocalSettings = Field(default_factory=LocalSettings)  # type: ignore[arg-type]
+    fake: FakeSettings = Field(default_factory=FakeSettings)  # type: ignore[arg-type]
 
 
 class KBSettings(BaseModel):
@@ -90,6 +100,17 @@ class KBSettings(BaseModel):
         description=(
             "PostgreSQL URL (with pgvector) for the knowledge-base index, e.g. "
             "postgresql://user:pass@host/db; empty: the embedded SQLite index under home. Never printed."
+        ),
+    )
+
+
+class StoreSettings(BaseModel):
+    database_url: SecretStr | None = Field(
+        None,
+        description=(
+            "PostgreSQL URL for debates and turns (schema banron_store), e.g. "
+            "postgresql://user:pass@host/db; empty: debates.sqlite under home. Separate from "
+            "kb.database_url (both may name the same database). Never printed."
         ),
     )
 
@@ -120,6 +141,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)  # type: ignore[arg-type]
     kb: KBSettings = Field(default_factory=KBSettings)  # type: ignore[arg-type]
     debate: DebateSettings = Field(default_factory=DebateSettings)  # type: ignore[arg-type]
+    store: StoreSettings = Field(default_factory=StoreSettings)  # type: ignore[arg-type]
 
     @classmethod
     def settings_customise_sources(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -66,3 +68,21 @@ def migrate(path: Path, migrations: Sequence[Migration]) -> None:
             if name not in done:
                 fn(db)
                 db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, utc_now()))
+
+
+def storage_problem(exc: BaseException, home: Path) -> str:
+    """What went wrong with a write under ``home``, in words a user can act on.
+
+    SQLite often reports a full disk as a "disk I/O error", so the free space is looked at too.
+    """
+    text = str(exc).lower()
+    code = getattr(exc, "errno", None) or getattr(exc, "sqlite_errorcode", 0)
+    try:
+        nearly_full = shutil.disk_usage(home).free < 1 << 20
+    except OSError:
+        nearly_full = False
+    if code in (errno.ENOSPC, sqlite3.SQLITE_FULL) or "full" in text or nearly_full:
+        return "the disk is full"
+    if code in (errno.EROFS, errno.EACCES, sqlite3.SQLITE_READONLY) or "readonly" in text:
+        return "the data directory is read-only"
+    return f"storage error ({type(exc).__name__}: {exc})"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from web_app import make_app
 from web_helpers import PASSWORD, csrf_from, login
 
 from banron.runtime import Runtime
@@ -15,7 +16,6 @@ from banron.store.accounts import AccountError, AccountStore
 from banron.web.config import WebConfig
 from banron.web.limits import RateLimiter
 from banron.web.passwords import hash_password, token_hash, verify_password
-from conftest import make_app
 
 
 def test_passwords_are_argon2_hashed_and_verified() -> None:

@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+from web_app import Cast, make_app
 from web_helpers import PASSWORD, minimal_pdf
 
 from banron.debate.engine import DebateEngine
 from banron.runtime import Runtime
-from conftest import Cast, make_app
 
 pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).parent / "artifacts"

@@ -7,17 +7,54 @@ This module builds the command tree; each area's commands live in their own modu
 
 from __future__ import annotations
 
-from typing import Annotated
+import sqlite3
+import sys
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from banron import __version__
 from banron.cli import config, debate, debates, evaluate, judge, kb, motions, web
-from banron.cli.common import console
+from banron.cli.common import console, err
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, sqlite3.Error]
+    pg = sys.modules.get("banron.kb.index.postgres")  # loaded only if a PostgreSQL URL is set
+    if pg is not None:
+        errors.append(pg.DatabaseUnavailable)
+    return tuple(errors)
+
+
+class _App(typer.Typer):
+    """The command tree. Storage that cannot be used (BANRON_HOME not a directory, read-only or
+    full, a damaged database file, an unreachable PostgreSQL) ends the command with one line and
+    exit status 1, not a traceback: it is the user's machine to fix, not a bug to report."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except _storage_errors() as e:
+            if isinstance(e, ConnectionError):  # a closed pipe (`| head`) or socket is not storage
+                raise
+            from banron.config import default_home
+
+            if isinstance(e, OSError) and e.filename:
+                reason = f"{e.strerror or type(e).__name__}: {e.filename}"
+            else:
+                reason = " ".join(str(e).split()) or type(e).__name__
+            err.print(
+                f"[bold red]error:[/] cannot use banron's data under {escape(str(default_home()))}: "
+                f"{escape(reason)}",
+                soft_wrap=True,
+            )
+            raise SystemExit(1) from None
+
+
+app = _App(
     help="반론 banron — a debate sparring partner that rebuts with cited evidence.", no_args_is_help=True
 )
 

@@ -25,7 +25,7 @@ from banron.debate.engine import DebateEngine
 from banron.debate.formats import FormatError, formats, get_format
 from banron.debate.terminal import run_interactive, run_script
 from banron.llm import LLMError
-from banron.store.sqlite import DebateStore
+from banron.store import open_store
 
 _ScriptOpt = Annotated[
     Path | None,
@@ -57,7 +57,7 @@ def _run_debate(
     if as_json and script is None and not exhibition:
         raise fail("--json needs --script (or --exhibition)")
     rt = runtime(llm)
-    store = DebateStore(rt.settings.home / "debates.sqlite")
+    store = open_store(rt.settings)
     speeches = read_script(script) if script else []
     with err.status("근거 자료 준비 중 / preparing evidence…"):
         rt.ensure_bundled()

@@ -12,14 +12,14 @@ from rich.table import Table
 
 from banron.cli.common import console, err, fail, runtime
 from banron.debate.transcript import to_json, to_markdown
-from banron.store.sqlite import DebateStore
+from banron.store import DebateStoreProtocol, open_store
 from banron.util import atomic_write_text
 
 app = typer.Typer(help="Your stored debates: list, show, export.", no_args_is_help=True)
 
 
-def _debate_store() -> DebateStore:
-    return DebateStore(runtime().settings.home / "debates.sqlite")
+def _debate_store() -> DebateStoreProtocol:
+    return open_store(runtime().settings)
 
 
 @app.command("list")
@@ -50,7 +50,7 @@ def debates_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     console.print(table)
 
 
-def _load_debate(debate_id: str) -> tuple[DebateStore, Any]:
+def _load_debate(debate_id: str) -> tuple[DebateStoreProtocol, Any]:
     store = _debate_store()
     record = store.get_debate(debate_id)
     if record is None:

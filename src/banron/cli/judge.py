@@ -170,10 +170,10 @@ def _adjudicate(
 ) -> None:
     from banron.judge import report
     from banron.judge.adjudicate import adjudicate
-    from banron.store.sqlite import DebateStore
+    from banron.store import open_store
 
     rt = runtime(llm)
-    store = DebateStore(rt.settings.home / "debates.sqlite")
+    store = open_store(rt.settings)
     record = store.get_debate(debate_id)
     if record is None:
         raise fail(f"no debate {debate_id!r}; see `banron debates list`")

@@ -25,6 +25,7 @@ def serve(
     from banron.web.app import create_app
 
     rt = runtime(llm)
+    rt.index  # noqa: B018 -- open the knowledge base now: an unusable database fails start-up, not a request
     web = create_app(runtime=rt)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -57,9 +58,9 @@ users_app = typer.Typer(help="Web accounts: add users, list them, make API token
 
 
 def _accounts() -> Any:
-    from banron.store.accounts import AccountStore
+    from banron.store import open_accounts
 
-    return AccountStore(runtime().settings.home / "accounts.sqlite")
+    return open_accounts(runtime().settings)
 
 
 @users_app.command("add")

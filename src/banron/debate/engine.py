@@ -21,7 +21,7 @@ from banron.debate.limits import apply_limits
 from banron.debate.opponent import Opponent, Speech
 from banron.debate.phases import Part, PhaseSpeaker
 from banron.domain import Lang, Motion, Side, Turn
-from banron.store.sqlite import DebateRecord, DebateStore
+from banron.store import DebateRecord, DebateStoreProtocol
 
 if TYPE_CHECKING:
     from banron.runtime import Runtime
@@ -88,7 +88,7 @@ class DebateEngine:
     lang: Lang
     speakers: dict[Side, PhaseSpeaker]  # banron's side (both sides in an exhibition)
     linker: Linker
-    store: DebateStore | None = None
+    store: DebateStoreProtocol | None = None
     record: DebateRecord | None = None
     turns: list[Turn] = field(default_factory=list)
     exhibition: bool = False
@@ -104,7 +104,7 @@ class DebateEngine:
         student_side: Side,
         lang: Lang,
         kbs: Sequence[str],
-        store: DebateStore | None,
+        store: DebateStoreProtocol | None,
         exhibition: bool = False,
         owner: str | None = None,
     ) -> DebateEngine:
@@ -127,7 +127,7 @@ class DebateEngine:
         return cls(fmt, motion, student_side, lang, speakers, linker, store, record, [], exhibition)
 
     @classmethod
-    def resume(cls, rt: Runtime, store: DebateStore, debate_id: str) -> DebateEngine:
+    def resume(cls, rt: Runtime, store: DebateStoreProtocol, debate_id: str) -> DebateEngine:
         record = store.get_debate(debate_id)
         if record is None:
             raise KeyError(debate_id)
@@ -248,7 +248,7 @@ class DebateEngine:
             phase=slot.phase.id,
             part=slot.part,
             # banron's own overrun is reported, never cut: cutting would orphan its citations.
-            warnings=limited.warnings,
+            warnings=limited.warnings + result.notes,
         )
         self._commit(turn)
         yield turn

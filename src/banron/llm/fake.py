@@ -76,4 +76,6 @@ class FakeBackend:
 @register("fake")
 def _factory(settings: Settings) -> FakeBackend:
     # `--llm fake` in a demo: an empty reply makes the opponent fall back to its evidence templates.
-    return FakeBackend("")
+    # A reply and a pace (llm.fake.*) stand in for a real model, e.g. in benchmarks/load.py.
+    fake = settings.llm.fake
+    return FakeBackend(fake.reply, delay=1.0 / fake.tokens_per_s if fake.tokens_per_s > 0 else 0.0)

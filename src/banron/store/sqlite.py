@@ -7,11 +7,12 @@ import json
 import sqlite3
 import uuid
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from banron.domain import Citation, Claim, Motion, Side, Turn
+from banron.store.base import DebateRecord, DuplicateTurn, Status, UnknownDebate
 from banron.util import Migration, atomic_sqlite, migrate, utc_now
 
 
@@ -68,27 +69,12 @@ MIGRATIONS: list[Migration] = [
     ("m003_owner", _m003_owner),
 ]
 
-Status = Literal["active", "finished"]
-
-
-@dataclass(frozen=True)
-class DebateRecord:
-    id: str
-    motion_id: str
-    motion_text: str
-    student_side: Side
-    format: str
-    kbs: list[str]
-    created_at: str
-    lang: str = ""
-    motion: Motion | None = None  # the full motion (custom motions have no bundled entry to look up)
-    exhibition: bool = False
-    status: Status = "active"
-    updated_at: str = ""
-    owner: str | None = None  # the web account the debate belongs to (None: made in the terminal)
+__all__ = ["MIGRATIONS", "DebateRecord", "DebateStore", "Status"]
 
 
 class DebateStore:
+    """The embedded ``DebateStoreProtocol``: one SQLite file (``$BANRON_HOME/debates.sqlite``)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         migrate(path, MIGRATIONS)
@@ -152,6 +138,16 @@ class DebateStore:
     def add_turn(self, debate_id: str, turn: Turn) -> None:
         """Store one completed turn (its citations and flow claims with it), in one transaction."""
         now = utc_now()
+        try:
+            self._insert_turn(debate_id, turn, now)
+        except sqlite3.IntegrityError as e:
+            if str(e).startswith("UNIQUE constraint failed"):
+                raise DuplicateTurn(f"debate {debate_id!r} already has turn {turn.n}") from e
+            if str(e).startswith("FOREIGN KEY constraint failed"):
+                raise UnknownDebate(f"no debate {debate_id!r}") from e
+            raise
+
+    def _insert_turn(self, debate_id: str, turn: Turn, now: str) -> None:
         with atomic_sqlite(self.path) as db:
             db.execute(
                 "INSERT INTO turns (debate_id, n, speaker, side, lang, text, citations, claims, created_at,"
@@ -172,6 +168,9 @@ class DebateStore:
                 ),
             )
             db.execute("UPDATE debates SET updated_at = ? WHERE id = ?", (now, debate_id))
+
+    def close(self) -> None:
+        """Nothing to release: every call opens and closes its own connection."""
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path)

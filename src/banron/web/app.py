@@ -8,6 +8,8 @@ Content-Security-Policy (no inline script), and pages are not cached (shared cla
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -24,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from banron import __version__
 from banron.config import Settings, load_settings
 from banron.runtime import Runtime
+from banron.util import storage_problem
 from banron.web.auth import Forbidden, LoginRequired, NotFound
 from banron.web.config import WebConfig
 from banron.web.csrf import csrf_protect
@@ -32,6 +35,8 @@ from banron.web.render import page
 from banron.web.routes import api, pages, student, teacher
 from banron.web.routes.common import see_other
 from banron.web.state import WebState
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -127,6 +132,19 @@ def create_app(
         if _wants_json(request):
             return JSONResponse({"detail": "not found", "code": "not_found"}, status_code=404)
         return page(request, "error.html", 404, code=404)
+
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(OSError)
+    async def storage_error(request: Request, exc: Exception) -> Response:
+        # Disk full, a read-only or vanished BANRON_HOME: the write was rolled back; say so plainly
+        # (the request can be retried once the disk is fixed) instead of a bare 500.
+        log.error("storage error on %s: %s", request.url.path, exc)
+        reason = storage_problem(exc, rt.settings.home)
+        return JSONResponse(
+            {"detail": f"the server could not save: {reason}; nothing was saved, try again later",
+             "code": "storage_unavailable"},
+            status_code=503,
+        )  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

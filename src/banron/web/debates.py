@@ -16,6 +16,8 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -30,7 +32,8 @@ from banron.debate.formats import Format, get_format
 from banron.domain import Lang, Motion, Side, Turn
 from banron.llm import LLMError
 from banron.runtime import Runtime
-from banron.store.sqlite import DebateRecord, DebateStore
+from banron.store import DebateRecord, DebateStoreProtocol
+from banron.util import storage_problem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -192,6 +195,7 @@ class SpeechJob:
     events: list[tuple[str, Any]] = field(default_factory=list)
     done: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    created: float = field(default_factory=time.monotonic)  # queueing is measured from here
 
     def add(self, event: str, data: Any) -> None:
         self.events.append((event, data))
@@ -216,7 +220,7 @@ class SpeechJob:
 
 
 class DebateService:
-    def __init__(self, rt: Runtime, store: DebateStore, cache_size: int = 32) -> None:
+    def __init__(self, rt: Runtime, store: DebateStoreProtocol, cache_size: int = 32) -> None:
         self.rt = rt
         self.store = store
         self.cache_size = cache_size
@@ -275,6 +279,7 @@ class DebateService:
         def post(event: str, data: Any) -> None:
             loop.call_soon_threadsafe(job.add, event, data)
 
+        started = time.monotonic()
         try:
             engine = self._engine(job.debate_id)
             for item in engine.run_banron():
@@ -285,12 +290,31 @@ class DebateService:
         except (LLMError, TurnError) as e:
             self._engines.pop(job.debate_id, None)  # resume from what was committed
             post("error", {"message": str(e)})
+        except (sqlite3.Error, OSError) as e:  # disk full, home read-only: the turn was rolled back
+            log.error("banron's speech could not be saved in debate %s: %s", job.debate_id, e)
+            self._engines.pop(job.debate_id, None)
+            problem = storage_problem(e, self.rt.settings.home)
+            post("error", {"message": f"banron's speech could not be saved: {problem}. Try again."})
         except Exception as e:  # the stream must end cleanly whatever happened
             log.exception("banron's speech failed in debate %s", job.debate_id)
             self._engines.pop(job.debate_id, None)
             post("error", {"message": f"{type(e).__name__}: {e}"})
         finally:
-            post("done", {})
+            # How long the job waited for the one engine thread, and how long it then took
+            # (benchmarks/load.py separates queueing from per-turn work with these).
+            ended = time.monotonic()
+            timings = {
+                "queued_ms": round((started - job.created) * 1000, 1),
+                "worked_ms": round((ended - started) * 1000, 1),
+            }
+            # Forget the job in the same loop step that sends `done`: a client that submits its next
+            # turn the moment it reads `done` must not be told "banron is still speaking".
+            loop.call_soon_threadsafe(self._finish, job, timings)
+
+    def _finish(self, job: SpeechJob, timings: dict[str, float]) -> None:  # event loop only
+        if self._jobs.get(job.debate_id) is job:
+            del self._jobs[job.debate_id]
+        job.add("done", timings)
 
     # -- event-loop side -----------------------------------------------------------------------
     async def create(
@@ -318,6 +342,5 @@ class DebateService:
             return job
         job = self._jobs[debate_id] = SpeechJob(debate_id)
         loop = asyncio.get_running_loop()
-        future = self.executor.submit(self._speak, job, loop)
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._jobs.pop, debate_id, None))
+        self.executor.submit(self._speak, job, loop)  # the job forgets itself when done (_finish)
         return job

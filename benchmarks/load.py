@@ -1,0 +1,402 @@
+"""Many students at once: N concurrent debates through the HTTP API against one `banron serve`.
+
+Starts `banron serve` in a subprocess on a fresh BANRON_HOME with the fake model streaming a fixed
+reply at a realistic pace (``llm.fake.tokens_per_s``, default 20 words/s) and ``debate.style=llm``,
+so every banron speech spends real wall-clock time "in the model". Each of N students (own account,
+own bearer token) starts a free-sparring debate and then loops for the bounded time: submit a
+speech (``POST /api/debates/{id}/turns``), then stream banron's answer (``POST .../speak``, SSE).
+
+What is measured, per banron speech:
+
+- ``queued_ms`` (server): how long the speech waited for the web app's ONE engine thread — every
+  engine call in a process runs there, so concurrent debates queue behind each other;
+- ``worked_ms`` (server): how long the engine then took for the speech;
+- model time: the fake's known pace times the words it streamed (one model call per free-sparring
+  rebuttal at ``style=llm``; the script checks this on a warm-up speech before the run);
+- **overhead** = worked - model: retrieval, claim linking, citation checks, the SQLite commit;
+- client total, and the student's submit latency (which includes its own queueing).
+
+Also: errors (non-2xx other than 429, SSE ``error`` events, transport errors), turns/s, server RSS.
+The debate store is SQLite unless BANRON_STORE__DATABASE_URL is set in the environment (it is passed
+on to the server); the output says which. Figures so far are SQLite only.
+
+    python benchmarks/load.py [--debates 50] [--seconds 300] [--tokens-per-s 20] [--reply-words 40]
+                              [--json benchmarks/results/load.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "results"
+MOTION = "phone-ban"
+SPEECHES = [
+    "스마트폰은 수업 시간에 학생들의 집중력을 떨어뜨립니다. 또한 사이버 폭력의 주요 통로가 되고 있습니다.",
+    "비상 연락은 학교 전화로 충분합니다. 수업에 필요한 기기는 학교 태블릿으로 대신할 수 있습니다.",
+    "스마트폰 중독은 청소년의 수면 시간을 줄입니다. 학교가 금지하면 쉬는 시간에 친구와 대화가 늘어납니다.",
+    "여러 나라의 학교가 이미 휴대폰을 금지했고 성적이 올랐습니다. 규칙이 분명하면 교사의 지도도 쉬워집니다.",
+]
+# What the fake "model" says: Korean sentences without citations (the checker keeps or drops them;
+# either way the words were streamed at the model's pace).
+REPLY_SENTENCES = [
+    "그 주장은 학생의 자율성을 지나치게 과소평가합니다.",
+    "금지보다 올바른 사용 교육이 더 효과적이라는 점을 먼저 보아야 합니다.",
+    "비상 상황에서 학생과 보호자가 바로 연락할 수 있어야 합니다.",
+    "수업에 필요한 도구를 모두 빼앗는 것은 배움의 기회를 줄입니다.",
+    "규칙을 함께 정하는 학교에서는 문제가 더 적게 나타납니다.",
+]
+
+
+def fake_reply(words: int) -> str:
+    out: list[str] = []
+    i = 0
+    while sum(len(s.split()) for s in out) < words:
+        out.append(REPLY_SENTENCES[i % len(REPLY_SENTENCES)])
+        i += 1
+    text = " ".join(out).split()[:words]
+    return " ".join(text).rstrip(".") + "."
+
+
+def pieces(reply: str) -> int:
+    """How many pieces the fake backend streams for ``reply`` (one sleep of 1/pace before each)."""
+    return len(re.findall(r"\S+\s*|\s+", reply))
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    xs = sorted(values)
+    k = max(0, min(len(xs) - 1, round(q / 100 * (len(xs) - 1))))
+    return xs[k]
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+# -- the server ---------------------------------------------------------------------------------
+def add_students(home: Path, n: int) -> list[str]:
+    """n student accounts with API tokens, written straight into the accounts store."""
+    from banron.store.accounts import AccountStore
+    from banron.web.passwords import hash_password, new_token, token_hash
+
+    store = AccountStore(home / "accounts.sqlite")
+    digest = hash_password("load benchmark password")
+    tokens = []
+    for i in range(n + 1):  # one more for the warm-up
+        user = store.add_user(name=f"student{i:03d}", role="student", password_hash=digest)
+        token = new_token("brn_")
+        store.set_api_token(user_id=user.id, token_hash=token_hash(token))
+        tokens.append(token)
+    return tokens
+
+
+def start_server(home: Path, reply: str, tokens_per_s: float) -> tuple[subprocess.Popen[str], str]:
+    env = {
+        **os.environ,
+        "BANRON_HOME": str(home),
+        "BANRON_LLM__BACKEND": "fake",
+        "BANRON_LLM__FAKE__REPLY": reply,
+        "BANRON_LLM__FAKE__TOKENS_PER_S": str(tokens_per_s),
+        "BANRON_DEBATE__STYLE": "llm",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "banron.cli", "serve", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+    if not m:
+        proc.kill()
+        raise SystemExit(f"banron serve did not start: {line}{proc.stdout.read()}")
+    url = m.group(1)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/login", timeout=5)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("banron serve did not answer within 60 s")
+
+
+# -- the students -------------------------------------------------------------------------------
+@dataclass
+class Stats:
+    speeches: list[dict[str, float]] = field(default_factory=list)  # one per completed banron speech
+    submits_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rate_limited: int = 0
+    debates_started: int = 0
+
+
+async def speak(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Stream banron's answer; returns the done event's timings, the client times and any error."""
+    t0 = time.perf_counter()
+    first: float | None = None
+    event, out, error = "", {}, None
+    async with client.stream("POST", url, headers=headers) as r:
+        if r.status_code != 200:
+            await r.aread()
+            return {"error": f"speak HTTP {r.status_code}: {r.text[:200]}"}
+        async for line in r.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+                if event == "piece" and first is None:
+                    first = time.perf_counter()
+                elif event == "error":
+                    error = f"speech error event: {data.get('message')}"
+                elif event == "done":
+                    out = data
+    t1 = time.perf_counter()
+    return {
+        **out,
+        "client_ms": (t1 - t0) * 1000,
+        "first_piece_ms": ((first or t1) - t0) * 1000,
+        "error": error,
+    }
+
+
+async def student(
+    i: int,
+    base: str,
+    token: str,
+    stop_at: float,
+    stats: Stats,
+    model_ms: float,
+    timeout: float,
+    max_turns: int | None = None,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=timeout) as client:
+        try:
+            r = await client.post(
+                "/api/debates",
+                json={"motion_id": MOTION, "format": "free", "side": "pro", "lang": "ko"},
+                headers=headers,
+            )
+            if r.status_code != 201:
+                stats.errors.append(f"create HTTP {r.status_code}: {r.text[:200]}")
+                return
+            stats.debates_started += 1
+            debate = r.json()["id"]
+            k = i
+            while time.monotonic() < stop_at and (max_turns is None or len(stats.speeches) < max_turns):
+                t0 = time.perf_counter()
+                r = await client.post(
+                    f"/api/debates/{debate}/turns",
+                    json={"text": SPEECHES[k % len(SPEECHES)]},
+                    headers=headers,
+                )
+                if r.status_code == 429:
+                    stats.rate_limited += 1
+                    await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+                    continue
+                if r.status_code != 201:
+                    stats.errors.append(f"turn HTTP {r.status_code}: {r.text[:200]}")
+                    return
+                stats.submits_ms.append((time.perf_counter() - t0) * 1000)
+                k += 1
+                res = await speak(client, f"/api/debates/{debate}/speak", headers)
+                if res.get("error"):
+                    stats.errors.append(str(res["error"]))
+                    return
+                res["model_ms"] = model_ms
+                res["overhead_ms"] = res["worked_ms"] - model_ms
+                res["ended"] = time.monotonic()
+                stats.speeches.append(res)
+        except httpx.HTTPError as e:
+            if time.monotonic() < stop_at:  # cut off at the end of the run is not an error
+                stats.errors.append(f"{type(e).__name__}: {e}")
+
+
+async def run(base: str, tokens: list[str], seconds: float, model_ms: float, pid: int) -> dict[str, Any]:
+    # Warm-up (excluded): the first speech loads the embedder and the evidence into memory.
+    warm = Stats()
+    await student(0, base, tokens[0], time.monotonic() + 600, warm, model_ms, 600, max_turns=1)
+    if warm.errors or not warm.speeches:
+        raise SystemExit(f"warm-up failed: {warm.errors}")
+    if warm.speeches[0]["worked_ms"] < model_ms:
+        raise SystemExit("the fake model was not called (worked < model time): overhead would be wrong")
+    warm_overhead = warm.speeches[0]["overhead_ms"]
+
+    stats = Stats()
+    rss: list[float] = []
+    start = time.monotonic()
+    stop_at = start + seconds
+
+    async def sample_rss() -> None:
+        while time.monotonic() < stop_at:
+            rss.append(rss_mb(pid))
+            await asyncio.sleep(1.0)
+
+    # A queued speech can wait (debates x speech time) for the engine thread: the client waits too,
+    # and stops waiting a grace period after the run's end (unfinished speeches are reported).
+    tasks = [
+        asyncio.create_task(student(i + 1, base, tok, stop_at, stats, model_ms, timeout=seconds + 600))
+        for i, tok in enumerate(tokens[1:])
+    ]
+    sampler = asyncio.create_task(sample_rss())
+    await asyncio.sleep(seconds)
+    grace = 30.0
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await sampler
+    rss.append(rss_mb(pid))
+    in_window = [s for s in stats.speeches if s["ended"] <= stop_at]
+    return {
+        "stats": stats,
+        "in_window": in_window,
+        "unfinished_at_end": len(pending),
+        "rss": rss,
+        "warm_overhead_ms": warm_overhead,
+        "warm_worked_ms": warm.speeches[0]["worked_ms"],
+    }
+
+
+def store_label() -> str:
+    if os.environ.get("BANRON_STORE__DATABASE_URL"):
+        return "postgresql (BANRON_STORE__DATABASE_URL)"
+    return "sqlite (no PostgreSQL debate store configured)"
+
+
+def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) -> dict[str, Any]:
+    stats: Stats = res["stats"]
+    sp = res["in_window"]
+
+    def col(key: str) -> list[float]:
+        return [float(s[key]) for s in sp]
+
+    def dist(values: list[float]) -> dict[str, float | None]:
+        return {
+            "p50": pct(values, 50),
+            "p99": pct(values, 99),
+            "max": max(values) if values else None,
+            "mean": statistics.fmean(values) if values else None,
+        }
+
+    return {
+        "debates": args.debates,
+        "seconds": args.seconds,
+        "tokens_per_s": args.tokens_per_s,
+        "reply_words": args.reply_words,
+        "model_ms_per_speech": model_ms,
+        "store": store_label(),
+        "engine_threads": 1,
+        "debates_started": stats.debates_started,
+        "banron_turns": len(sp),
+        "student_turns": len(stats.submits_ms),
+        "turns_per_s": len(sp) / args.seconds,
+        "errors": len(stats.errors),
+        "error_samples": stats.errors[:10],
+        "rate_limited": stats.rate_limited,
+        "unfinished_at_end": res["unfinished_at_end"],
+        "overhead_ms": dist(col("overhead_ms")),
+        "worked_ms": dist(col("worked_ms")),
+        "queued_ms": dist(col("queued_ms")),
+        "client_ms": dist(col("client_ms")),
+        "first_piece_ms": dist(col("first_piece_ms")),
+        "submit_ms": dist(stats.submits_ms),
+        "overhead_samples_ms": [round(v, 1) for v in col("overhead_ms")],
+        "warmup_overhead_ms": res["warm_overhead_ms"],
+        "rss_mb": {"max": max(res["rss"], default=0.0), "end": res["rss"][-1] if res["rss"] else 0.0},
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--debates", type=int, default=50, help="concurrent debates (one student each)")
+    ap.add_argument("--seconds", type=float, default=300.0, help="length of the measured run")
+    ap.add_argument("--tokens-per-s", type=float, default=20.0, help="the fake model's pace")
+    ap.add_argument("--reply-words", type=int, default=40, help="words the fake model says per speech")
+    ap.add_argument("--json", type=Path, default=RESULTS / "load.json")
+    args = ap.parse_args()
+
+    reply = fake_reply(args.reply_words)
+    model_ms = pieces(reply) / args.tokens_per_s * 1000
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="banron-load-") as tmp:
+        home = Path(tmp)
+        tokens = add_students(home, args.debates)
+        proc, base = start_server(home, reply, args.tokens_per_s)
+        try:
+            console.print(
+                f"banron serve at {base} (pid {proc.pid}); {args.debates} debates for {args.seconds:.0f} s; "
+                f"fake model {args.tokens_per_s:g} words/s, {model_ms / 1000:.1f} s per speech; "
+                f"store: {store_label()}"
+            )
+            res = asyncio.run(run(base, tokens, args.seconds, model_ms, proc.pid))
+        finally:
+            proc.kill()
+            proc.wait()
+    out = summarize(args, model_ms, res)
+
+    def ms(d: dict[str, float | None], k: str) -> str:
+        v = d.get(k)
+        return "-" if v is None else f"{v:,.0f}"
+
+    store = store_label().split()[0]
+    table = Table(title=f"load: {args.debates} debates, {args.seconds:.0f} s, {store}, 1 engine thread")
+    table.add_column("per banron speech (ms)")
+    for k in ("p50", "p99", "max"):
+        table.add_column(k, justify="right")
+    for label, key in [
+        ("overhead (worked - model)", "overhead_ms"),
+        ("engine work incl. model", "worked_ms"),
+        ("queued for the engine thread", "queued_ms"),
+        ("client: request to first words", "first_piece_ms"),
+        ("client: request to done", "client_ms"),
+        ("student submit (incl. queue)", "submit_ms"),
+    ]:
+        table.add_row(label, *(ms(out[key], k) for k in ("p50", "p99", "max")))
+    console.print(table)
+    console.print(
+        f"banron turns {out['banron_turns']} ({out['turns_per_s']:.2f}/s), student turns "
+        f"{out['student_turns']}, errors {out['errors']}, rate-limited {out['rate_limited']}, "
+        f"unfinished at the end {out['unfinished_at_end']}, model {model_ms:.0f} ms/speech, "
+        f"server RSS max {out['rss_mb']['max']:.0f} MB"
+    )
+    for e in out["error_samples"]:
+        console.print(f"  error: {e}", markup=False)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    console.print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
