@@ -34,7 +34,6 @@ import platform
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
+
+from banron.web.launch import ServeError, start_serve
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -124,29 +125,10 @@ def start_server(home: Path, reply: str, tokens_per_s: float) -> tuple[subproces
         "BANRON_LLM__FAKE__TOKENS_PER_S": str(tokens_per_s),
         "BANRON_DEBATE__STYLE": "llm",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "banron.cli", "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"banron serve did not start: {line}{proc.stdout.read()}")
-    url = m.group(1)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/login", timeout=5)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("banron serve did not answer within 60 s")
+    try:
+        return start_serve(env)
+    except ServeError as e:
+        raise SystemExit(str(e)) from None
 
 
 # -- the students -------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from banron.web.launch import ServeError, start_serve
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
@@ -64,28 +65,11 @@ SPEECHES = {
 def start_server(home: Path, llm: str) -> tuple[subprocess.Popen[str], str, float]:
     env = {**os.environ, "BANRON_HOME": str(home), "BANRON_LLM__BACKEND": llm}
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "banron.cli", "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"banron serve did not start: {line}{proc.stdout.read()}")
-    import httpx
-
-    while True:
-        try:
-            httpx.get(m.group(1) + "/login", timeout=5)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return proc, m.group(1), time.perf_counter() - started
+    try:
+        proc, url = start_serve(env)
+    except ServeError as e:
+        raise SystemExit(str(e)) from None
+    return proc, url, time.perf_counter() - started
 
 
 def add_users(home: Path) -> None:

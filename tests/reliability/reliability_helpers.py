@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from banron.web.launch import start_serve as start_serve_process
 
 SPEECH = (
     "스마트폰은 수업 시간에 학생들의 집중력을 떨어뜨립니다. 또한 사이버 폭력의 주요 통로가 되고 있습니다."
@@ -78,30 +79,8 @@ def run_cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.
 
 
 def start_serve(home: Path, token: str, env: dict[str, str]) -> Server:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "banron.cli", "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
-    if not m:
-        proc.kill()
-        raise AssertionError(f"banron serve did not start: {line}{proc.stdout.read()}")
-    # Drain the rest of the output so a chatty server never blocks on a full pipe.
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(m.group(1) + "/login", timeout=5)
-            return Server(proc, m.group(1), token)
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("banron serve did not answer")
+    proc, url = start_serve_process(env)
+    return Server(proc, url, token)
 
 
 def new_debate(c: httpx.Client) -> str:
