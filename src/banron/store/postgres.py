@@ -37,7 +37,7 @@ try:
     from psycopg.types.json import Jsonb
     from psycopg_pool import ConnectionPool, PoolTimeout
 
-    from banron.kb.index.postgres import DatabaseUnavailable, PgMigration, migrate
+    from banron.pg import DatabaseUnavailable, PgMigration, migrate
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL store needs psycopg and psycopg-pool: pip install 'banron[postgres]'"

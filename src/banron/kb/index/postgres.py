@@ -34,7 +34,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -49,6 +49,8 @@ try:
     from pgvector.psycopg import register_vector
     from psycopg import sql
     from psycopg_pool import ConnectionPool
+
+    from banron.pg import Connection, DatabaseUnavailable, PgMigration, migrate
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL index needs psycopg, psycopg-pool and pgvector: pip install 'banron[postgres]'"
@@ -56,15 +58,8 @@ except ImportError as e:  # pragma: no cover - depends on the optional extra
 
 __all__ = ["MIGRATIONS", "DatabaseUnavailable", "PostgresIndex"]
 
-Connection = psycopg.Connection[Any]
-PgMigration = tuple[str, Callable[[Connection], None]]
-
 K1 = 1.5  # BM25 constants: the SQLite index's (bm25s's defaults)
 B = 0.75
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The knowledge-base database could not be reached or set up (the message says why)."""
 
 
 _SCHEMA = """
@@ -646,29 +641,6 @@ class PostgresIndex:
         results = [(_passage(names[r[1]], r[2:]), float(r[0])) for r in rows]
         results.sort(key=lambda r: (-r[1], r[0].id))
         return results[:k]
-
-
-def migrate(db: Connection, schema: str, migrations: Sequence[PgMigration]) -> list[str]:
-    """Apply, in one transaction, the named migrations this schema has not seen; returns them.
-
-    Append-only like ``banron.util.migrate``. An advisory lock per schema makes concurrent
-    callers (workers starting together) wait for each other instead of racing.
-    """
-    applied: list[str] = []
-    with db.transaction():
-        db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"banron:{schema}:migrate",))
-        db.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        db.execute(sql.SQL("SET LOCAL search_path TO {}, public").format(sql.Identifier(schema)))
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)"
-        )
-        done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
-        for name, fn in migrations:
-            if name not in done:
-                fn(db)
-                db.execute("INSERT INTO _migrations VALUES (%s, now())", (name,))
-                applied.append(name)
-    return applied
 
 
 def _dense_sql(dim: int, k: int, *, filtered: bool, zero: bool = False, exact: bool = False) -> str:
