@@ -37,6 +37,9 @@ bench: install  ## figures we track: each prints a table and writes JSON under b
 	$(PY) benchmarks/retrieval_scale.py --sizes 10000,100000
 	$(VENV)/bin/banron eval retrieval --beir benchmarks/data/ko-counter --json benchmarks/results/ko_counter.json
 	$(PY) benchmarks/arguana.py  # skips cleanly when ../shared/data is absent
+	$(PY) benchmarks/flow_eval.py
+	$(PY) benchmarks/citation_precision.py
+	$(VENV)/bin/banron eval judge --json benchmarks/results/judge.json  # skips without ../shared/data
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
