@@ -94,3 +94,24 @@ def test_a_chat_model_tip_is_kept_only_in_the_speeches_language() -> None:
     broken = FakeBackend("not json")
     broken.stream = lambda *a, **k: iter(["not json"])  # type: ignore[method-assign]
     assert coach.llm_tip(_card("ko"), rubric, broken, fallback) == fallback
+
+
+def test_matcher_weighs_rare_shared_words_over_common_ones() -> None:
+    # Equal vectors: only the lexical term decides. "ban" is in every text, "privacy" in one key
+    # point and the argument, so sharing "privacy" outweighs sharing "ban" and "phones".
+    vecs = np.ones((1, 3), dtype=np.float32) / np.sqrt(3)
+    m = KeyPointMatcher()
+    scores = m.scores(
+        vecs,
+        np.repeat(vecs, 2, axis=0),
+        ["ban phones because privacy matters"],
+        ["ban phones privacy", "ban phones distraction"],
+    )
+    assert scores[0, 0] > scores[0, 1]
+
+
+def test_matcher_confidence_rewards_standing_out_for_a_key_point() -> None:
+    scores = np.array([[0.9, 0.1], [0.5, 0.1], [0.5, 0.1]])
+    matches = KeyPointMatcher().match(scores)
+    assert [x.key_point for x in matches] == [0, 0, 0]
+    assert matches[0].confidence > matches[1].confidence == matches[2].confidence

@@ -182,11 +182,18 @@ def eval_argq(rt: Runtime, folder: Path, limit: int | None, log: Callable[[str],
     return out
 
 
-def eval_argkp(rt: Runtime, folder: Path, limit: int | None, log: Callable[[str], None]) -> dict[str, Any]:
-    split = folder / "official_splits"
+def eval_argkp(
+    rt: Runtime,
+    folder: Path,
+    limit: int | None,
+    log: Callable[[str], None],
+    split: str = "test",
+) -> dict[str, Any]:
+    """Track-1 mAP on one official split (``test`` for reporting; ``train``/``dev`` for choosing)."""
+    splits = folder / "official_splits"
 
     def read(name: str) -> list[dict[str, str]]:
-        with (split / f"{name}_test.csv").open(encoding="utf-8") as f:
+        with (splits / f"{name}_{split}.csv").open(encoding="utf-8") as f:
             return list(csv.DictReader(f))
 
     args, kps, labels = read("arguments"), read("key_points"), read("labels")
@@ -226,6 +233,7 @@ def eval_argkp(rt: Runtime, folder: Path, limit: int | None, log: Callable[[str]
         aps_strict.append(average_precision([x[1] for x in top], s))
         aps_relaxed.append(average_precision([x[2] for x in top], s))
     return {
+        "split": split,
         "n_arguments": len(args),
         "n_key_points": len(kps),
         "topic_stance_groups": len(aps_strict),
