@@ -83,3 +83,24 @@ class SearchIndex(Protocol):
     def dense(
         self, kbs: Sequence[str], vector: np.ndarray, k: int, filters: Filters
     ) -> list[tuple[Passage, float]]: ...
+
+
+def passage_from_row(kb: str, row: Sequence[object]) -> Passage:
+    """A passage from a row of its columns in the order both indexes select them: id, doc_id, text,
+    title, source, lang, stance, motion, start, end, page, section."""
+    pid, doc_id, text, title, source, lang, stance, motion, start, end, page, section = row
+    return Passage(
+        id=str(pid),
+        kb=kb,
+        text=str(text),
+        title=str(title),
+        source=str(source),
+        lang=str(lang),
+        stance=stance,  # type: ignore[arg-type]
+        motion=str(motion),
+        doc_id=str(doc_id),
+        start=int(start),  # type: ignore[call-overload]
+        end=int(end),  # type: ignore[call-overload]
+        page=None if page is None else int(page),  # type: ignore[call-overload]
+        section=str(section or ""),
+    )

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from banron.domain import Passage
-from banron.kb.index.base import Filters, KBInfo, StoredPassage
+from banron.kb.index.base import Filters, KBInfo, StoredPassage, passage_from_row
 from banron.kb.index.maintenance import DocumentInfo, passage_fingerprint
 
 try:
@@ -529,7 +529,7 @@ class PostgresIndex:
                 " WHERE kb_id = (SELECT id FROM kbs WHERE name = %s) AND id = %s",
                 (_text(kb), _text(passage_id)),
             ).fetchone()
-        return _passage(kb, row) if row else None
+        return passage_from_row(kb, row) if row else None
 
     def all_passages(self, kb: str) -> list[Passage]:
         """Every passage of ``kb`` in storage order (document, then position)."""
@@ -542,7 +542,7 @@ class PostgresIndex:
                 ' id COLLATE "C"',
                 (kb_id,),
             ).fetchall()
-        return [_passage(kb, r) for r in rows]
+        return [passage_from_row(kb, r) for r in rows]
 
     def stance_counts(self, kb: str, motion: str | None = None) -> Counter[str]:
         with self._conn() as db:
@@ -589,7 +589,7 @@ class PostgresIndex:
                         "b": B,
                     },
                 ).fetchall()
-                results.extend((_passage(name, r[1:]), float(r[0])) for r in rows)
+                results.extend((passage_from_row(name, r[1:]), float(r[0])) for r in rows)
         results.sort(key=lambda r: (-r[1], r[0].id))
         return results[:k]
 
@@ -638,7 +638,7 @@ class PostgresIndex:
                     rows = db.execute(query, params).fetchall()
             else:
                 rows = db.execute(query, params).fetchall()
-        results = [(_passage(names[r[1]], r[2:]), float(r[0])) for r in rows]
+        results = [(passage_from_row(names[r[1]], r[2:]), float(r[0])) for r in rows]
         results.sort(key=lambda r: (-r[1], r[0].id))
         return results[:k]
 
@@ -841,22 +841,3 @@ def _existing_term_ids(cur: psycopg.Cursor[Any], terms: set[str]) -> dict[str, i
 def _text(s: str) -> str:
     """PostgreSQL text cannot hold NUL; it becomes U+FFFD (SQLite would have kept it)."""
     return s.replace("\x00", "\ufffd") if "\x00" in s else s
-
-
-def _passage(kb: str, row: Sequence[object]) -> Passage:
-    pid, doc_id, text, title, source, lang, stance, motion, start, end, page, section = row
-    return Passage(
-        id=str(pid),
-        kb=kb,
-        text=str(text),
-        title=str(title),
-        source=str(source),
-        lang=str(lang),
-        stance=stance,  # type: ignore[arg-type]
-        motion=str(motion),
-        doc_id=str(doc_id),
-        start=int(start),  # type: ignore[call-overload]
-        end=int(end),  # type: ignore[call-overload]
-        page=None if page is None else int(page),  # type: ignore[call-overload]
-        section=str(section or ""),
-    )

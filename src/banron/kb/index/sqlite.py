@@ -22,7 +22,7 @@ import numpy as np
 
 from banron.domain import Passage
 from banron.kb.index import maintenance
-from banron.kb.index.base import Filters, KBInfo, StoredPassage
+from banron.kb.index.base import Filters, KBInfo, StoredPassage, passage_from_row
 from banron.kb.index.maintenance import DocumentInfo
 from banron.util import Migration, atomic_sqlite, migrate
 
@@ -230,7 +230,7 @@ class SQLiteIndex:
             row = db.execute(
                 f"SELECT {_COLS} FROM passages WHERE kb = ? AND id = ?", (kb, passage_id)
             ).fetchone()
-        return _passage(kb, row) if row else None
+        return passage_from_row(kb, row) if row else None
 
     def _generation(self, kb: str) -> int:
         with self._read() as db:
@@ -328,25 +328,6 @@ class SQLiteIndex:
         return Counter(p.stance for p in data.passages if motion is None or p.motion == motion)
 
 
-def _passage(kb: str, row: Sequence[object]) -> Passage:
-    pid, doc_id, text, title, source, lang, stance, motion, start, end, page, section = row
-    return Passage(
-        id=str(pid),
-        kb=kb,
-        text=str(text),
-        title=str(title),
-        source=str(source),
-        lang=str(lang),
-        stance=stance,  # type: ignore[arg-type]
-        motion=str(motion),
-        doc_id=str(doc_id),
-        start=int(start),  # type: ignore[call-overload]
-        end=int(end),  # type: ignore[call-overload]
-        page=None if page is None else int(page),  # type: ignore[call-overload]
-        section=str(section or ""),
-    )
-
-
 def _read_kb(connect: Callable[[], sqlite3.Connection], kb: str, gen: int) -> _Loaded:
     """Read a knowledge base's passages, tokens and vectors into a search-ready ``_Loaded``."""
     stored: list[Passage] = []
@@ -364,7 +345,7 @@ def _read_kb(connect: Callable[[], sqlite3.Connection], kb: str, gen: int) -> _L
                 matrix = np.empty((max(n, 1), len(r[13]) // 4), dtype=np.float32)
             elif i == matrix.shape[0]:  # a writer added rows between the count and the select
                 matrix = np.concatenate([matrix, np.empty_like(matrix[: max(1, i // 8)])])
-            stored.append(_passage(kb, r[:12]))
+            stored.append(passage_from_row(kb, r[:12]))
             matrix[i] = np.frombuffer(r[13], dtype=np.float32)
             tokens.append(r[12])
             if len(tokens) == 20_000:
