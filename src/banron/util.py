@@ -6,6 +6,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -70,11 +71,26 @@ def migrate(path: Path, migrations: Sequence[Migration]) -> None:
                 db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, utc_now()))
 
 
+def storage_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that mean banron's storage cannot be used right now (not a bug).
+
+    ``OSError`` and ``sqlite3.Error`` always; ``banron.pg.DatabaseUnavailable`` once a PostgreSQL
+    backend has been loaded. It is looked up, never imported: psycopg is an optional extra, and
+    that error cannot be raised before a PostgreSQL backend imports ``banron.pg``.
+    """
+    pg = sys.modules.get("banron.pg")
+    extra: tuple[type[Exception], ...] = (pg.DatabaseUnavailable,) if pg is not None else ()
+    return (OSError, sqlite3.Error, *extra)
+
+
 def storage_problem(exc: BaseException, home: Path) -> str:
     """What went wrong with a write under ``home``, in words a user can act on.
 
     SQLite often reports a full disk as a "disk I/O error", so the free space is looked at too.
     """
+    pg = sys.modules.get("banron.pg")
+    if pg is not None and isinstance(exc, pg.DatabaseUnavailable):
+        return f"the database server cannot be reached ({' '.join(str(exc).split())})"
     text = str(exc).lower()
     code = getattr(exc, "errno", None) or getattr(exc, "sqlite_errorcode", 0)
     try:

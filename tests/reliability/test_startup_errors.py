@@ -27,10 +27,16 @@ def _unreachable_postgres(tmp: Path) -> dict[str, str]:
     return serve_env(tmp / "home", kb__database_url="postgresql://banron@127.0.0.1:1/banron")
 
 
+def _unreachable_postgres_store(tmp: Path) -> dict[str, str]:
+    # The debate and accounts stores on PostgreSQL (no index URL: banron.pg is loaded by the stores).
+    return serve_env(tmp / "home", store__database_url="postgresql://banron@127.0.0.1:1/banron")
+
+
 CASES = {
     "home-is-a-file": (_home_is_a_file, ["debates", "list"], "Not a directory"),
     "damaged-debates-db": (_damaged_debates_db, ["debates", "list"], "not a database"),
     "unreachable-postgres": (_unreachable_postgres, ["kb", "list"], "Connection refused"),
+    "unreachable-postgres-store": (_unreachable_postgres_store, ["users", "list"], "Connection refused"),
 }
 
 

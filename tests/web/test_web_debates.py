@@ -286,3 +286,31 @@ def test_progress_over_time_across_debates(
     assert report.status_code == 200 and "<svg" in report.text
     teacher = login(app, "teacher")  # alice's teacher
     assert teacher.client.get(f"/students/{cast.alice.id}/progress").status_code == 200
+
+
+def test_two_workers_on_one_store_take_turns_on_the_same_debate(
+    web: tuple[FastAPI, Any], web_runtime: Any, alice: Session
+) -> None:
+    """Behind a load balancer a debate's requests may reach another worker; neither may trip on a
+    turn the other wrote (its cached engine is reloaded from the store)."""
+    from banron.web.app import create_app
+    from banron.web.config import WebConfig
+
+    app1 = web[0]
+    worker1 = app1.state.banron
+    runtime2 = type(web_runtime)(worker1.rt.settings)
+    for name in ("index", "embedder", "tokenizer", "cache", "retriever"):
+        runtime2.__dict__[name] = getattr(web_runtime, name)
+    app2 = create_app(runtime=runtime2, config=WebConfig(turns_per_minute=1000))
+    try:
+        alice2 = login(app2, "alice")
+        debate_id = start(alice)
+        for s, text in ((alice, SPEECH), (alice2, "학교 전화로는 부족합니다."), (alice, "금지가 답입니다.")):
+            r = s.api("POST", f"/api/debates/{debate_id}/turns", json={"text": text})
+            assert r.status_code == 201, r.text
+            events = sse_events(s.api("POST", f"/api/debates/{debate_id}/speak").text)
+            assert [e for e, _ in events][-1] == "done" and "error" not in [e for e, _ in events]
+        turns = alice.client.get(f"/api/debates/{debate_id}").json()["turns"]
+        assert [t["speaker"] for t in turns] == ["student", "banron"] * 3
+    finally:
+        app2.state.banron.close()

@@ -7,8 +7,6 @@ This module builds the command tree; each area's commands live in their own modu
 
 from __future__ import annotations
 
-import sqlite3
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -17,16 +15,14 @@ from rich.markup import escape
 from banron import __version__
 from banron.cli import config, debate, debates, evaluate, judge, kb, motions, web
 from banron.cli.common import console, err
+from banron.util import storage_errors
 
 __all__ = ["app", "main"]
 
 
-def _storage_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError, sqlite3.Error]
-    pg = sys.modules.get("banron.kb.index.postgres")  # loaded only if a PostgreSQL URL is set
-    if pg is not None:
-        errors.append(pg.DatabaseUnavailable)
-    return tuple(errors)
+def _storage_errors() -> tuple[type[Exception], ...]:
+    # banron.pg.DatabaseUnavailable too once a PostgreSQL backend (index or stores) is loaded.
+    return storage_errors()
 
 
 class _App(typer.Typer):

@@ -158,6 +158,9 @@ class AccountStore:
         self.path = path
         migrate(path, MIGRATIONS)
 
+    def close(self) -> None:
+        """Nothing to release (each call opens its own connection); the PostgreSQL store has a pool."""
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         with closing(sqlite3.connect(self.path, timeout=30)) as db:

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from banron import __version__
 from banron.config import Settings, load_settings
 from banron.runtime import Runtime
-from banron.util import storage_problem
+from banron.util import storage_errors, storage_problem
 from banron.web.auth import Forbidden, LoginRequired, NotFound
 from banron.web.config import WebConfig
 from banron.web.csrf import csrf_protect
@@ -145,6 +145,10 @@ def create_app(
              "code": "storage_unavailable"},
             status_code=503,
         )  # fmt: skip
+
+    # banron.pg.DatabaseUnavailable, when a PostgreSQL store or index is in use: the same 503.
+    for pg_error in set(storage_errors()) - {OSError, sqlite3.Error}:
+        app.add_exception_handler(pg_error, storage_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

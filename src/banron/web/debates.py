@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -33,7 +32,8 @@ from banron.domain import Lang, Motion, Side, Turn
 from banron.llm import LLMError
 from banron.runtime import Runtime
 from banron.store import DebateRecord, DebateStoreProtocol
-from banron.util import storage_problem
+from banron.store.base import DuplicateTurn
+from banron.util import storage_errors, storage_problem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -269,7 +269,12 @@ class DebateService:
         return engine.record
 
     def _submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Turn:
-        return self._engine(debate_id).submit(text, elapsed_s)
+        try:
+            return self._engine(debate_id).submit(text, elapsed_s)
+        except DuplicateTurn:
+            # Another worker wrote this debate since this one cached it: reload from the store, retry.
+            self._engines.pop(debate_id, None)
+            return self._engine(debate_id).submit(text, elapsed_s)
 
     def _end(self, debate_id: str) -> None:
         self._engine(debate_id).end()
@@ -287,10 +292,10 @@ class DebateService:
                     post("turn", turn_payload(item, engine.fmt))
                 else:
                     post("piece", {"text": item})
-        except (LLMError, TurnError) as e:
+        except (LLMError, TurnError, DuplicateTurn) as e:
             self._engines.pop(job.debate_id, None)  # resume from what was committed
             post("error", {"message": str(e)})
-        except (sqlite3.Error, OSError) as e:  # disk full, home read-only: the turn was rolled back
+        except storage_errors() as e:  # disk full, home read-only, database gone: turn rolled back
             log.error("banron's speech could not be saved in debate %s: %s", job.debate_id, e)
             self._engines.pop(job.debate_id, None)
             problem = storage_problem(e, self.rt.settings.home)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from banron import content
 from banron.domain import Motion
-from banron.store.accounts import AccountStore, StoredMotion
+from banron.store.accounts import StoredMotion
+
+if TYPE_CHECKING:
+    from banron.store import Accounts
 
 
 @dataclass(frozen=True)
@@ -32,13 +36,13 @@ class MotionChoice:
         }
 
 
-def all_motions(accounts: AccountStore) -> list[MotionChoice]:
+def all_motions(accounts: Accounts) -> list[MotionChoice]:
     """Teachers' motions first (newest first), then the bundled ones."""
     stored = [MotionChoice(s.to_motion(), s.kb, s) for s in accounts.list_motions()]
     return stored + [MotionChoice(m, content.BUNDLED_KB) for m in content.motions()]
 
 
-def find_motion(accounts: AccountStore, motion_id: str) -> MotionChoice | None:
+def find_motion(accounts: Accounts, motion_id: str) -> MotionChoice | None:
     stored = accounts.get_motion(motion_id)
     if stored is not None:
         return MotionChoice(stored.to_motion(), stored.kb, stored)

@@ -6,15 +6,18 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from banron.runtime import Runtime
 from banron.store import DebateStoreProtocol, open_accounts, open_store
-from banron.store.accounts import AccountStore
 from banron.web.config import WebConfig
 from banron.web.debates import DebateService
 from banron.web.ingest import IngestService
 from banron.web.limits import RateLimiter
 from banron.web.scorecards import Scorecards
+
+if TYPE_CHECKING:
+    from banron.store import Accounts
 
 
 def load_secret(path: Path) -> bytes:
@@ -38,7 +41,7 @@ class WebState:
     rt: Runtime
     config: WebConfig
     debates: DebateStoreProtocol
-    accounts: AccountStore
+    accounts: Accounts
     secret: bytes
     engine: DebateService
     ingest: IngestService
@@ -68,3 +71,4 @@ class WebState:
         self.ingest.close()
         self.scorecards.close()
         self.debates.close()
+        self.accounts.close()
