@@ -101,11 +101,13 @@ def rss_mb(pid: int) -> float:
 
 # -- the server ---------------------------------------------------------------------------------
 def add_students(home: Path, n: int) -> list[str]:
-    """n student accounts with API tokens, written straight into the accounts store."""
-    from banron.store.accounts import AccountStore
+    """n student accounts with API tokens, written straight into the accounts store the server will
+    use (PostgreSQL when BANRON_STORE__DATABASE_URL is set)."""
+    from banron.config import load_settings
+    from banron.store import open_accounts
     from banron.web.passwords import hash_password, new_token, token_hash
 
-    store = AccountStore(home / "accounts.sqlite")
+    store = open_accounts(load_settings(home=home))
     digest = hash_password("load benchmark password")
     tokens = []
     for i in range(n + 1):  # one more for the warm-up
