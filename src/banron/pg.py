@@ -6,11 +6,15 @@ Imported only by the PostgreSQL backends (psycopg is the optional ``banron[postg
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 Connection = psycopg.Connection[Any]
 PgMigration = tuple[str, Callable[[Connection], None]]
@@ -18,6 +22,67 @@ PgMigration = tuple[str, Callable[[Connection], None]]
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached or set up (the message says why)."""
+
+
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+class SchemaPool:
+    """Pooled connections to one schema of a database, migrated on open.
+
+    ``what`` names the data in error messages ("debate", "accounts"). Rows come back as dicts; the
+    search path is the schema. Losing the server is ``DatabaseUnavailable``, not a driver error.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        schema: str,
+        migrations: Sequence[PgMigration],
+        *,
+        what: str,
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        if not SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"schema must be a lower-case SQL identifier, not {schema!r}")
+        self.schema = schema
+        self.what = what
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as db:
+                migrate(db, schema, migrations)
+        except psycopg.OperationalError as e:
+            raise DatabaseUnavailable(f"cannot open the {what} database: {e}".strip()) from e
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=self._configure,
+            open=False,
+            name=f"banron-{what}-{schema}",
+        )
+        self._pool.open(wait=True, timeout=connect_timeout)
+
+    def _configure(self, db: Connection) -> None:
+        db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def conn(self) -> Iterator[Connection]:
+        try:
+            with self._pool.connection() as db:
+                yield db
+        except (psycopg.OperationalError, PoolTimeout) as e:
+            raise DatabaseUnavailable(f"the {self.what} database is unreachable: {e}".strip()) from e
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction: everything in it is committed together or rolled back."""
+        with self.conn() as db, db.transaction():
+            yield db
 
 
 def migrate(db: Connection, schema: str, migrations: Sequence[PgMigration]) -> list[str]:

@@ -19,10 +19,7 @@ in text and ``jsonb``; it is stored as U+FFFD (a pasted speech with a stray NUL 
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -32,12 +29,10 @@ from banron.store.base import DebateRecord, DuplicateTurn, Status, UnknownDebate
 
 try:
     import psycopg
-    from psycopg import errors, sql
-    from psycopg.rows import dict_row
+    from psycopg import errors
     from psycopg.types.json import Jsonb
-    from psycopg_pool import ConnectionPool, PoolTimeout
 
-    from banron.pg import DatabaseUnavailable, PgMigration, migrate
+    from banron.pg import DatabaseUnavailable, PgMigration, SchemaPool
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL store needs psycopg and psycopg-pool: pip install 'banron[postgres]'"
@@ -91,8 +86,6 @@ def _m001_debates(db: Connection) -> None:
 # Named, append-only: never edit or reorder an entry; add a new one.
 MIGRATIONS: list[PgMigration] = [("store_m001_debates", _m001_debates)]
 
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
 
 class PostgresDebateStore:
     """A ``DebateStoreProtocol`` on a PostgreSQL database (no extension needed).
@@ -110,30 +103,15 @@ class PostgresDebateStore:
         pool_size: int = 4,
         connect_timeout: float = 10.0,
     ) -> None:
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(f"schema must be a lower-case SQL identifier, not {schema!r}")
-        self.schema = schema
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as db:
-                migrate(db, schema, MIGRATIONS)
-        except psycopg.OperationalError as e:
-            raise DatabaseUnavailable(f"cannot open the debate database: {e}".strip()) from e
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            configure=self._configure,
-            open=False,
-            name=f"banron-store-{schema}",
+        self._db = SchemaPool(
+            url, schema, MIGRATIONS, what="debate", pool_size=pool_size, connect_timeout=connect_timeout
         )
-        self._pool.open(wait=True, timeout=connect_timeout)
-
-    def _configure(self, db: Connection) -> None:
-        db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        self.schema = schema
+        self._conn = self._db.conn
+        self._write = self._db.write
 
     def close(self) -> None:
-        self._pool.close()
+        self._db.close()
 
     def __enter__(self) -> PostgresDebateStore:
         return self
@@ -143,21 +121,6 @@ class PostgresDebateStore:
 
     def __repr__(self) -> str:  # never the URL: it may carry a password
         return f"PostgresDebateStore(schema={self.schema!r})"
-
-    @contextmanager
-    def _conn(self) -> Iterator[Connection]:
-        """A pooled connection; losing the server is ``DatabaseUnavailable``, not a driver error."""
-        try:
-            with self._pool.connection() as db:
-                yield db
-        except (psycopg.OperationalError, PoolTimeout) as e:
-            raise DatabaseUnavailable(f"the debate database is unreachable: {e}".strip()) from e
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One transaction: everything in it is committed together or rolled back."""
-        with self._conn() as db, db.transaction():
-            yield db
 
     # -- writing -------------------------------------------------------------------------------
     def create_debate(

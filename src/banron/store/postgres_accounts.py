@@ -14,10 +14,7 @@ sorts them. A server that cannot be reached raises ``DatabaseUnavailable``.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -26,11 +23,9 @@ from banron.store.accounts import NAME_RE, ROLES, AccountError, ClassRoom, Role,
 
 try:
     import psycopg
-    from psycopg import errors, sql
-    from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg import errors
 
-    from banron.pg import DatabaseUnavailable, PgMigration, migrate
+    from banron.pg import DatabaseUnavailable, PgMigration, SchemaPool
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL accounts store needs psycopg and psycopg-pool: pip install 'banron[postgres]'"
@@ -98,8 +93,6 @@ def _m001_accounts(db: Connection) -> None:
 # Named, append-only: never edit or reorder an entry; add a new one.
 MIGRATIONS: list[PgMigration] = [("accounts_m001_users_sessions_classes_motions", _m001_accounts)]
 
-_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
 
 class PostgresAccountStore:
     """The accounts store on a PostgreSQL database (no extension needed).
@@ -117,48 +110,18 @@ class PostgresAccountStore:
         pool_size: int = 4,
         connect_timeout: float = 10.0,
     ) -> None:
-        if not _SCHEMA_NAME.fullmatch(schema):
-            raise ValueError(f"schema must be a lower-case SQL identifier, not {schema!r}")
-        self.schema = schema
-        try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as db:
-                migrate(db, schema, MIGRATIONS)
-        except psycopg.OperationalError as e:
-            raise DatabaseUnavailable(f"cannot open the accounts database: {e}".strip()) from e
-        self._pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-            configure=self._configure,
-            open=False,
-            name=f"banron-accounts-{schema}",
+        self._db = SchemaPool(
+            url, schema, MIGRATIONS, what="accounts", pool_size=pool_size, connect_timeout=connect_timeout
         )
-        self._pool.open(wait=True, timeout=connect_timeout)
-
-    def _configure(self, db: Connection) -> None:
-        db.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        self.schema = schema
+        self._conn = self._db.conn
+        self._write = self._db.write
 
     def close(self) -> None:
-        self._pool.close()
+        self._db.close()
 
     def __repr__(self) -> str:  # never the URL: it may carry a password
         return f"PostgresAccountStore(schema={self.schema!r})"
-
-    @contextmanager
-    def _conn(self) -> Iterator[Connection]:
-        """A pooled connection; losing the server is ``DatabaseUnavailable``, not a driver error."""
-        try:
-            with self._pool.connection() as db:
-                yield db
-        except (psycopg.OperationalError, PoolTimeout) as e:
-            raise DatabaseUnavailable(f"the accounts database is unreachable: {e}".strip()) from e
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One transaction: everything in it is committed together or rolled back."""
-        with self._conn() as db, db.transaction():
-            yield db
 
     def _one(self, query: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
         with self._conn() as db:
