@@ -10,7 +10,10 @@ from rich.markup import escape
 
 from banron.cli.common import console, err, fail, runtime
 
-app = typer.Typer(help="Measure banron: retrieval quality on BEIR datasets.", no_args_is_help=True)
+app = typer.Typer(
+    help="Measure banron: retrieval quality on BEIR datasets; the judge against human labels.",
+    no_args_is_help=True,
+)
 
 
 @app.command("retrieval")
