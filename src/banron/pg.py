@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -106,3 +107,25 @@ def migrate(db: Connection, schema: str, migrations: Sequence[PgMigration]) -> l
                 db.execute("INSERT INTO _migrations VALUES (%s, now())", (name,))
                 applied.append(name)
     return applied
+
+
+def timestamp() -> datetime:
+    """The current time to the second, as ``banron.util.utc_now`` writes it for SQLite."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def iso(t: datetime) -> str:
+    """A stored time read back as the UTC ISO-8601 string SQLite stores, so records compare equal."""
+    return t.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def no_nul(value: Any) -> Any:
+    """``value`` with every NUL character in its strings (also inside lists and dicts) replaced by
+    U+FFFD: PostgreSQL refuses NUL in text and jsonb, and a pasted speech must not be lost for it."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return [no_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {no_nul(k): no_nul(v) for k, v in value.items()}
+    return value

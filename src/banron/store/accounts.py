@@ -129,6 +129,22 @@ class StoredMotion:
         return Motion(id=self.id, text=self.text, lang=self.lang, text_en=self.text_en, summary=self.summary)
 
 
+def check_user(name: str, role: str) -> None:
+    """The rules for a new account, the same on every backend."""
+    if not NAME_RE.match(name):
+        raise AccountError(f"invalid user name {name!r}: use letters, digits, '_', '.', '@' or '-'")
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+
+
+def class_name(name: str) -> str:
+    """A class name as stored (trimmed), or an ``AccountError``."""
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise AccountError("a class name is 1 to 80 characters")
+    return name
+
+
 def _user(row: sqlite3.Row) -> User:
     return User(
         id=int(row["id"]),
@@ -169,10 +185,7 @@ class AccountStore:
 
     # -- users -----------------------------------------------------------------------------------
     def add_user(self, *, name: str, role: Role, password_hash: str, locale: str = "") -> User:
-        if not NAME_RE.match(name):
-            raise AccountError(f"invalid user name {name!r}: use letters, digits, '_', '.', '@' or '-'")
-        if role not in ROLES:
-            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        check_user(name, role)
         now = utc_now()
         try:
             with atomic_sqlite(self.path) as db:
@@ -252,9 +265,7 @@ class AccountStore:
 
     # -- classes ---------------------------------------------------------------------------------
     def create_class(self, *, name: str, teacher_id: int | None) -> ClassRoom:
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise AccountError("a class name is 1 to 80 characters")
+        name = class_name(name)
         now = utc_now()
         try:
             with atomic_sqlite(self.path) as db:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from banron.domain import Citation, Claim, Motion, Side, Turn
@@ -32,7 +31,7 @@ try:
     from psycopg import errors
     from psycopg.types.json import Jsonb
 
-    from banron.pg import DatabaseUnavailable, PgMigration, SchemaPool
+    from banron.pg import DatabaseUnavailable, PgMigration, SchemaPool, iso, no_nul, timestamp
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL store needs psycopg and psycopg-pool: pip install 'banron[postgres]'"
@@ -136,7 +135,7 @@ class PostgresDebateStore:
         exhibition: bool = False,
         owner: str | None = None,
     ) -> DebateRecord:
-        now = _now()
+        now = timestamp()
         rec = DebateRecord(
             id=uuid.uuid4().hex[:12],
             motion_id=motion_id,
@@ -144,11 +143,11 @@ class PostgresDebateStore:
             student_side=student_side,
             format=format,
             kbs=kbs,
-            created_at=_iso(now),
+            created_at=iso(now),
             lang=lang,
             motion=motion,
             exhibition=exhibition,
-            updated_at=_iso(now),
+            updated_at=iso(now),
             owner=owner,
         )
         with self._write() as db:
@@ -158,15 +157,15 @@ class PostgresDebateStore:
                 " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'active', %s, %s, %s)",
                 (
                     rec.id,
-                    _clean(motion_id),
-                    _clean(motion_text),
+                    no_nul(motion_id),
+                    no_nul(motion_text),
                     student_side.value,
-                    _clean(format),
-                    Jsonb(_clean(kbs)),
-                    _clean(lang),
-                    Jsonb(_clean(asdict(motion))) if motion else None,
+                    no_nul(format),
+                    Jsonb(no_nul(kbs)),
+                    no_nul(lang),
+                    Jsonb(no_nul(asdict(motion))) if motion else None,
                     exhibition,
-                    _clean(owner),
+                    no_nul(owner),
                     now,
                     now,
                 ),
@@ -176,12 +175,13 @@ class PostgresDebateStore:
     def set_status(self, debate_id: str, status: Status) -> None:
         with self._write() as db:
             db.execute(
-                "UPDATE debates SET status = %s, updated_at = %s WHERE id = %s", (status, _now(), debate_id)
+                "UPDATE debates SET status = %s, updated_at = %s WHERE id = %s",
+                (status, timestamp(), debate_id),
             )
 
     def add_turn(self, debate_id: str, turn: Turn) -> None:
         """Store one completed turn (its citations and flow claims with it), in one transaction."""
-        now = _now()
+        now = timestamp()
         try:
             with self._write() as db:
                 db.execute(
@@ -191,15 +191,15 @@ class PostgresDebateStore:
                     (
                         debate_id,
                         turn.n,
-                        _clean(turn.speaker),
+                        no_nul(turn.speaker),
                         turn.side.value,
-                        _clean(turn.lang),
-                        _clean(turn.text),
-                        Jsonb(_clean([asdict(c) for c in turn.citations])),
-                        Jsonb(_clean([c.to_dict() for c in turn.claims])),
-                        _clean(turn.phase),
-                        _clean(turn.part),
-                        Jsonb(_clean(list(turn.warnings))),
+                        no_nul(turn.lang),
+                        no_nul(turn.text),
+                        Jsonb(no_nul([asdict(c) for c in turn.citations])),
+                        Jsonb(no_nul([c.to_dict() for c in turn.claims])),
+                        no_nul(turn.phase),
+                        no_nul(turn.part),
+                        Jsonb(no_nul(list(turn.warnings))),
                         now,
                     ),
                 )
@@ -246,25 +246,6 @@ class PostgresDebateStore:
         ]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)  # to the second, as banron.util.utc_now
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _clean(value: Any) -> Any:
-    """``value`` with every NUL character in its strings replaced (PostgreSQL refuses NUL in text)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
-    return value
-
-
 def _record(row: dict[str, Any]) -> DebateRecord:
     return DebateRecord(
         id=row["id"],
@@ -273,11 +254,11 @@ def _record(row: dict[str, Any]) -> DebateRecord:
         student_side=Side(row["student_side"]),
         format=row["format"],
         kbs=list(row["kbs"]),
-        created_at=_iso(row["created_at"]),
+        created_at=iso(row["created_at"]),
         lang=row["lang"],
         motion=Motion(**row["motion"]) if row["motion"] else None,
         exhibition=bool(row["exhibition"]),
         status=row["status"],
-        updated_at=_iso(row["updated_at"]),
+        updated_at=iso(row["updated_at"]),
         owner=row["owner"],
     )

@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from banron.domain import Lang
-from banron.store.accounts import NAME_RE, ROLES, AccountError, ClassRoom, Role, StoredMotion, User
+from banron.store.accounts import AccountError, ClassRoom, Role, StoredMotion, User, check_user, class_name
 
 try:
     import psycopg
     from psycopg import errors
 
-    from banron.pg import DatabaseUnavailable, PgMigration, SchemaPool
+    from banron.pg import DatabaseUnavailable, PgMigration, SchemaPool, iso, no_nul, timestamp
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL accounts store needs psycopg and psycopg-pool: pip install 'banron[postgres]'"
@@ -133,29 +133,26 @@ class PostgresAccountStore:
 
     # -- users -----------------------------------------------------------------------------------
     def add_user(self, *, name: str, role: Role, password_hash: str, locale: str = "") -> User:
-        if not NAME_RE.match(name):
-            raise AccountError(f"invalid user name {name!r}: use letters, digits, '_', '.', '@' or '-'")
-        if role not in ROLES:
-            raise AccountError(f"role must be one of {', '.join(ROLES)}")
-        now = _now()
+        check_user(name, role)
+        now = timestamp()
         try:
             with self._write() as db:
                 row = db.execute(
                     "INSERT INTO users (name, role, password_hash, locale, created_at)"
                     " VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                    (name, role, _clean(password_hash), _clean(locale), now),
+                    (name, role, no_nul(password_hash), no_nul(locale), now),
                 ).fetchone()
         except errors.UniqueViolation:
             raise AccountError(f"a user named {name!r} already exists") from None
         assert row is not None
-        return User(id=int(row["id"]), name=name, role=role, locale=_clean(locale), created_at=_iso(now))
+        return User(id=int(row["id"]), name=name, role=role, locale=no_nul(locale), created_at=iso(now))
 
     def get_user(self, user_id: int) -> User | None:
         row = self._one("SELECT * FROM users WHERE id = %s", (user_id,))
         return _user(row) if row else None
 
     def get_user_by_name(self, name: str) -> User | None:
-        row = self._one("SELECT * FROM users WHERE name = %s", (_clean(name),))
+        row = self._one("SELECT * FROM users WHERE name = %s", (no_nul(name),))
         return _user(row) if row else None
 
     def password_hash(self, user_id: int) -> str | None:
@@ -164,12 +161,12 @@ class PostgresAccountStore:
 
     def set_password(self, *, user_id: int, password_hash: str) -> None:
         with self._write() as db:
-            db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (_clean(password_hash), user_id))
+            db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (no_nul(password_hash), user_id))
             db.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,))  # signs out everywhere
 
     def set_locale(self, *, user_id: int, locale: str) -> None:
         with self._write() as db:
-            db.execute("UPDATE users SET locale = %s WHERE id = %s", (_clean(locale), user_id))
+            db.execute("UPDATE users SET locale = %s WHERE id = %s", (no_nul(locale), user_id))
 
     def list_users(self, role: Role | None = None) -> list[User]:
         if role is None:
@@ -180,12 +177,12 @@ class PostgresAccountStore:
 
     # -- sessions and API tokens -----------------------------------------------------------------
     def create_session(self, *, user_id: int, token_hash: str, expires_at: str) -> None:
-        now = _now()
+        now = timestamp()
         with self._write() as db:
             db.execute("DELETE FROM sessions WHERE expires_at < %s", (now,))
             db.execute(
                 "INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (%s, %s, %s, %s)",
-                (_clean(token_hash), user_id, now, _parse(expires_at)),
+                (no_nul(token_hash), user_id, now, _parse(expires_at)),
             )
 
     def session_user(self, token_hash: str) -> User | None:
@@ -193,48 +190,46 @@ class PostgresAccountStore:
         row = self._one(
             "SELECT u.* FROM sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.token_hash = %s AND s.expires_at > %s",
-            (_clean(token_hash), _now()),
+            (no_nul(token_hash), timestamp()),
         )
         return _user(row) if row else None
 
     def delete_session(self, token_hash: str) -> None:
         with self._write() as db:
-            db.execute("DELETE FROM sessions WHERE token_hash = %s", (_clean(token_hash),))
+            db.execute("DELETE FROM sessions WHERE token_hash = %s", (no_nul(token_hash),))
 
     def set_api_token(self, *, user_id: int, token_hash: str | None) -> None:
         """Replace (or, with None, revoke) the user's API token."""
         with self._write() as db:
-            db.execute("UPDATE users SET api_token_hash = %s WHERE id = %s", (_clean(token_hash), user_id))
+            db.execute("UPDATE users SET api_token_hash = %s WHERE id = %s", (no_nul(token_hash), user_id))
 
     def user_by_api_token(self, token_hash: str) -> User | None:
-        row = self._one("SELECT * FROM users WHERE api_token_hash = %s", (_clean(token_hash),))
+        row = self._one("SELECT * FROM users WHERE api_token_hash = %s", (no_nul(token_hash),))
         return _user(row) if row else None
 
     # -- classes ---------------------------------------------------------------------------------
     def create_class(self, *, name: str, teacher_id: int | None) -> ClassRoom:
-        name = name.strip()
-        if not name or len(name) > 80:
-            raise AccountError("a class name is 1 to 80 characters")
-        now = _now()
+        name = class_name(name)
+        now = timestamp()
         try:
             with self._write() as db:
                 row = db.execute(
                     "INSERT INTO classes (name, teacher_id, created_at) VALUES (%s, %s, %s) RETURNING id",
-                    (_clean(name), teacher_id, now),
+                    (no_nul(name), teacher_id, now),
                 ).fetchone()
         except errors.UniqueViolation:
             raise AccountError(f"a class named {name!r} already exists") from None
         except errors.ForeignKeyViolation:
             raise AccountError(f"no user {teacher_id!r} to teach the class") from None
         assert row is not None
-        return ClassRoom(int(row["id"]), _clean(name), teacher_id, _iso(now))
+        return ClassRoom(int(row["id"]), no_nul(name), teacher_id, iso(now))
 
     def get_class(self, class_id: int) -> ClassRoom | None:
         row = self._one("SELECT * FROM classes WHERE id = %s", (class_id,))
         return _class(row) if row else None
 
     def get_class_by_name(self, name: str) -> ClassRoom | None:
-        row = self._one("SELECT * FROM classes WHERE name = %s", (_clean(name),))
+        row = self._one("SELECT * FROM classes WHERE name = %s", (no_nul(name),))
         return _class(row) if row else None
 
     def list_classes(self, teacher_id: int | None = None) -> list[ClassRoom]:
@@ -302,14 +297,14 @@ class PostgresAccountStore:
         created_by: int | None = None,
         motion_id: str | None = None,
     ) -> StoredMotion:
-        text = _clean(text.strip())
+        text = no_nul(text.strip())
         if not text:
             raise AccountError("a motion needs its text")
-        now = _now()
-        mid = _clean(motion_id or f"m-{uuid.uuid4().hex[:8]}")
+        now = timestamp()
+        mid = no_nul(motion_id or f"m-{uuid.uuid4().hex[:8]}")
         motion = StoredMotion(
-            mid, text, lang, _clean(text_en.strip()), _clean(summary.strip()), _clean(kb), created_by,
-            _iso(now), _iso(now),
+            mid, text, lang, no_nul(text_en.strip()), no_nul(summary.strip()), no_nul(kb), created_by,
+            iso(now), iso(now),
         )  # fmt: skip
         try:
             with self._write() as db:
@@ -334,13 +329,13 @@ class PostgresAccountStore:
                 "UPDATE motions SET text = %s, lang = %s, text_en = %s, summary = %s, kb = %s,"
                 " updated_at = %s WHERE id = %s",
                 (
-                    _clean(text.strip()),
+                    no_nul(text.strip()),
                     lang,
-                    _clean(text_en.strip()),
-                    _clean(summary.strip()),
-                    _clean(kb),
-                    _now(),
-                    _clean(motion_id),
+                    no_nul(text_en.strip()),
+                    no_nul(summary.strip()),
+                    no_nul(kb),
+                    timestamp(),
+                    no_nul(motion_id),
                 ),
             )
         if cur.rowcount == 0:
@@ -350,20 +345,12 @@ class PostgresAccountStore:
         return found
 
     def get_motion(self, motion_id: str) -> StoredMotion | None:
-        row = self._one("SELECT * FROM motions WHERE id = %s", (_clean(motion_id),))
+        row = self._one("SELECT * FROM motions WHERE id = %s", (no_nul(motion_id),))
         return _motion(row) if row else None
 
     def list_motions(self) -> list[StoredMotion]:
         rows = self._all('SELECT * FROM motions ORDER BY created_at DESC, id COLLATE "C"')
         return [_motion(r) for r in rows]
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)  # to the second, as banron.util.utc_now
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _parse(text: str) -> datetime:
@@ -372,25 +359,20 @@ def _parse(text: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _clean(value: Any) -> Any:
-    """``value`` with NUL characters replaced (PostgreSQL refuses NUL in text); None stays None."""
-    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
-
-
 def _user(row: dict[str, Any]) -> User:
     return User(
         id=int(row["id"]),
         name=str(row["name"]),
         role=cast(Role, row["role"]),
         locale=str(row["locale"]),
-        created_at=_iso(row["created_at"]),
+        created_at=iso(row["created_at"]),
     )
 
 
 def _class(row: dict[str, Any]) -> ClassRoom:
     teacher = row["teacher_id"]
     return ClassRoom(int(row["id"]), str(row["name"]), None if teacher is None else int(teacher),
-                     _iso(row["created_at"]))  # fmt: skip
+                     iso(row["created_at"]))  # fmt: skip
 
 
 def _motion(row: dict[str, Any]) -> StoredMotion:
@@ -402,6 +384,6 @@ def _motion(row: dict[str, Any]) -> StoredMotion:
         summary=str(row["summary"]),
         kb=str(row["kb"]),
         created_by=None if row["created_by"] is None else int(row["created_by"]),
-        created_at=_iso(row["created_at"]),
-        updated_at=_iso(row["updated_at"]),
+        created_at=iso(row["created_at"]),
+        updated_at=iso(row["updated_at"]),
     )

@@ -50,7 +50,7 @@ try:
     from psycopg import sql
     from psycopg_pool import ConnectionPool
 
-    from banron.pg import Connection, DatabaseUnavailable, PgMigration, migrate
+    from banron.pg import Connection, DatabaseUnavailable, PgMigration, migrate, no_nul
 except ImportError as e:  # pragma: no cover - depends on the optional extra
     raise ImportError(
         "the PostgreSQL index needs psycopg, psycopg-pool and pgvector: pip install 'banron[postgres]'"
@@ -251,8 +251,8 @@ class PostgresIndex:
         A passage id already used by another document of ``kb`` moves to this one, and of two
         items with the same id the last wins, as in the SQLite index.
         """
-        doc_id = _text(doc_id)
-        latest = {_text(it.passage.id): it for it in items}  # the last of equal ids wins
+        doc_id = no_nul(doc_id)
+        latest = {no_nul(it.passage.id): it for it in items}  # the last of equal ids wins
         items = list(latest.values())
         with self._write() as cur:
             kb_id = _create_kb(cur, kb, lock=True)
@@ -265,7 +265,7 @@ class PostgresIndex:
             cur.execute("DELETE FROM documents WHERE kb_id = %s AND doc_id = %s", (kb_id, doc_id))
             cur.execute(
                 "INSERT INTO documents (kb_id, doc_id, content_hash, source) VALUES (%s, %s, %s, %s)",
-                (kb_id, _text(doc_id), content_hash, _text(source)),
+                (kb_id, no_nul(doc_id), content_hash, no_nul(source)),
             )
             if items:
                 self._insert(cur, kb_id, doc_id, items)
@@ -276,7 +276,7 @@ class PostgresIndex:
     ) -> None:
         # Tokens are read here, inside the transaction: whatever fails from now on undoes the
         # removal of the old passages too.
-        counts = [Counter(_text(t) for t in it.tokens) for it in items]
+        counts = [Counter(no_nul(t) for t in it.tokens) for it in items]
         groups = _group_ids(cur, {(it.passage.motion, it.passage.stance, it.passage.lang) for it in items})
         term_ids = _term_ids(cur, set().union(*counts))
         pids = [
@@ -302,20 +302,20 @@ class PostgresIndex:
                     (
                         pid,
                         kb_id,
-                        _text(p.id),
-                        _text(doc_id),
-                        _text(p.text),
-                        _text(p.title),
-                        _text(p.source),
-                        _text(p.lang),
-                        _text(p.stance),
-                        _text(p.motion),
+                        no_nul(p.id),
+                        no_nul(doc_id),
+                        no_nul(p.text),
+                        no_nul(p.title),
+                        no_nul(p.source),
+                        no_nul(p.lang),
+                        no_nul(p.stance),
+                        no_nul(p.motion),
                         p.start,
                         p.end,
                         p.page,
-                        _text(p.section),
+                        no_nul(p.section),
                         groups[(p.motion, p.stance, p.lang)],
-                        [_text(t) for t in it.tokens],
+                        [no_nul(t) for t in it.tokens],
                         n,
                         vec.shape[0],
                         vec,
@@ -409,7 +409,7 @@ class PostgresIndex:
 
     def remove_document_ids(self, kb: str, doc_ids: Iterable[str], *, bump: bool = False) -> int:
         """Delete these documents and their passages; returns how many existed."""
-        ids = sorted({_text(d) for d in doc_ids})
+        ids = sorted({no_nul(d) for d in doc_ids})
         if not ids:
             return 0
         with self._write() as cur:
@@ -437,7 +437,7 @@ class PostgresIndex:
             cur.execute(
                 "UPDATE documents d SET source = %s FROM kbs k WHERE k.id = d.kb_id AND k.name = %s"
                 " AND d.source = %s",
-                (_text(new), kb, old),
+                (no_nul(new), kb, old),
             )
             return cur.rowcount
 
@@ -450,7 +450,7 @@ class PostgresIndex:
             cur.execute(
                 "UPDATE documents d SET source = %s FROM kbs k WHERE k.id = d.kb_id AND k.name = %s"
                 " AND d.doc_id = ANY(%s)",
-                (_text(source), kb, ids),
+                (no_nul(source), kb, ids),
             )
             return cur.rowcount
 
@@ -491,7 +491,7 @@ class PostgresIndex:
             row = db.execute(
                 "SELECT d.content_hash FROM documents d JOIN kbs k ON k.id = d.kb_id"
                 " WHERE k.name = %s AND d.doc_id = %s",
-                (_text(kb), _text(doc_id)),
+                (no_nul(kb), no_nul(doc_id)),
             ).fetchone()
         return str(row[0]) if row else None
 
@@ -527,7 +527,7 @@ class PostgresIndex:
             row = db.execute(
                 f"SELECT {_COLS} FROM passages"
                 " WHERE kb_id = (SELECT id FROM kbs WHERE name = %s) AND id = %s",
-                (_text(kb), _text(passage_id)),
+                (no_nul(kb), no_nul(passage_id)),
             ).fetchone()
         return passage_from_row(kb, row) if row else None
 
@@ -559,7 +559,7 @@ class PostgresIndex:
         """The k best passages by BM25, each knowledge base with its own statistics, as SQLite does."""
         if not tokens or k <= 0:
             return []
-        qtf = Counter(_text(t) for t in tokens)  # a repeated query term counts again
+        qtf = Counter(no_nul(t) for t in tokens)  # a repeated query term counts again
         results: list[tuple[Passage, float]] = []
         with self._conn() as db:
             stats = _kb_stats(db, kbs)
@@ -734,7 +734,7 @@ def _kb_id(cur: psycopg.Cursor[Any], kb: str, *, lock: bool = False) -> int | No
     total length) and document frequencies stay those of what is committed.
     """
     row = cur.execute(
-        "SELECT id FROM kbs WHERE name = %s" + (" FOR UPDATE" if lock else ""), (_text(kb),)
+        "SELECT id FROM kbs WHERE name = %s" + (" FOR UPDATE" if lock else ""), (no_nul(kb),)
     ).fetchone()
     return int(row[0]) if row else None
 
@@ -743,7 +743,7 @@ def _create_kb(cur: psycopg.Cursor[Any], kb: str, *, lock: bool = False) -> int:
     cur.execute(
         "INSERT INTO kbs (name) SELECT %s WHERE NOT EXISTS (SELECT 1 FROM kbs WHERE name = %s)"
         " ON CONFLICT (name) DO NOTHING",
-        (_text(kb), _text(kb)),
+        (no_nul(kb), no_nul(kb)),
     )
     kb_id = _kb_id(cur, kb, lock=lock)
     assert kb_id is not None
@@ -753,7 +753,7 @@ def _create_kb(cur: psycopg.Cursor[Any], kb: str, *, lock: bool = False) -> int:
 def _group_ids(
     cur: psycopg.Cursor[Any], labels: set[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], int]:
-    keys = sorted((_text(m), _text(s), _text(lang)) for m, s, lang in labels)
+    keys = sorted((no_nul(m), no_nul(s), no_nul(lang)) for m, s, lang in labels)
     cols = ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
     cur.execute(
         "INSERT INTO label_groups (motion, stance, lang)"
@@ -769,7 +769,7 @@ def _group_ids(
         cols,
     ).fetchall()
     by_clean = {(m, s, lang): int(i) for m, s, lang, i in rows}
-    return {(m, s, lang): by_clean[(_text(m), _text(s), _text(lang))] for m, s, lang in labels}
+    return {(m, s, lang): by_clean[(no_nul(m), no_nul(s), no_nul(lang))] for m, s, lang in labels}
 
 
 def _term_ids(cur: psycopg.Cursor[Any], terms: set[str]) -> dict[str, int]:
@@ -836,8 +836,3 @@ def _add_group_sizes(cur: psycopg.Cursor[Any], kb_id: int, sizes: Counter[int]) 
 def _existing_term_ids(cur: psycopg.Cursor[Any], terms: set[str]) -> dict[str, int]:
     rows = cur.execute("SELECT term, id FROM lex_terms WHERE term = ANY(%s)", (sorted(terms),)).fetchall()
     return {str(t): int(i) for t, i in rows}
-
-
-def _text(s: str) -> str:
-    """PostgreSQL text cannot hold NUL; it becomes U+FFFD (SQLite would have kept it)."""
-    return s.replace("\x00", "\ufffd") if "\x00" in s else s
