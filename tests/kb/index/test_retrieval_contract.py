@@ -9,45 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kb_corpus import DOCS as CORPUS
 
 from banron.config import KBSettings
 from banron.kb.embed import EmbeddingCache, get_embedder
 from banron.kb.index.base import Filters
 from banron.kb.ingest import Ingestor
-from banron.kb.loaders import Document
 from banron.kb.search import Retriever
 from banron.kb.tokenize import make_tokenizer
 
-DOCS = [
-    Document(
-        "d1", "숙제는 학생의 자기주도 학습 습관을 길러 준다.", stance="con", motion="hw", passage_id="p1"
-    ),
-    Document(
-        "d2",
-        "과도한 과제는 청소년의 수면 시간을 줄이고 스트레스를 높인다.",
-        stance="pro",
-        motion="hw",
-        passage_id="p2",
-    ),
-    Document(
-        "d3",
-        "Daily homework improves retention of what was learned in class.",
-        stance="con",
-        motion="hw",
-        passage_id="p3",
-        lang="en",
-    ),
-    Document(
-        "d4",
-        "스마트폰 사용 제한 이후 수업 집중도가 높아졌다는 조사 결과가 있다.",
-        stance="pro",
-        motion="phone",
-        passage_id="p4",
-    ),
-    Document(
-        "d5", "주 4일제 시범 기업의 생산성은 떨어지지 않았다.", stance="pro", motion="week", passage_id="p5"
-    ),
-]
+DOCS = CORPUS[:5]  # the five passages these retrieval checks were written against
 
 
 @pytest.fixture(scope="module")
