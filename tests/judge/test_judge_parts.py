@@ -49,6 +49,11 @@ def test_matcher_prefers_the_closest_key_point_and_ranks_unsure_matches_low() ->
         ("주 4일 근무제를 법으로 도입해야 한다", 1),
         ("We should abolish capital punishment", -1),
         ("This house would allow students to use generative AI for their homework", 1),
+        ("Assisted suicide should be a criminal offence", -1),
+        ("Foster care brings more harm than good", -1),
+        ("We should cancel pride parades", -1),
+        ("We should fight for the abolition of nuclear weapons", -1),
+        ("We should fight for women's rights", 1),
     ],
 )
 def test_motion_direction(motion: str, direction: int) -> None:

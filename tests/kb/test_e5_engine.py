@@ -109,3 +109,28 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path) -> None:  # type: ignor
     bad.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="not a packed e5 model"):
         E5Encoder(bad)
+
+
+def test_the_cross_lingual_gap_search_relies_on_is_what_e5_shows_on_the_bundled_packs() -> None:
+    """Search lifts the other language's cosines by ``cross_lingual_gap``: re-measure it."""
+    import json
+    from importlib import resources
+
+    from banron.kb.embed import get_embedder
+
+    embedder = get_embedder()
+    rows = [
+        json.loads(line)
+        for pack in sorted((resources.files("banron.content") / "packs").iterdir(), key=lambda p: p.name)
+        for line in pack.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    texts = [r["text"] for r in rows]
+    lang = np.array([r["lang"] for r in rows])
+    sims = embedder.queries(texts) @ embedder.passages(texts).T  # type: ignore[attr-defined]
+    np.fill_diagonal(sims, np.nan)
+    for q in ("ko", "en"):
+        other = "en" if q == "ko" else "ko"
+        same = np.nanmean(sims[np.ix_(lang == q, lang == q)])
+        cross = np.nanmean(sims[np.ix_(lang == q, lang == other)])
+        assert abs((same - cross) - embedder.cross_lingual_gap) < 0.015, (q, same - cross)  # type: ignore[attr-defined]

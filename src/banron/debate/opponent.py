@@ -362,23 +362,36 @@ class _Writer:
         return self._best_quote(p, set(self.opp.retriever.tokenizer.tokens(sentence)))
 
     def _best_quote(self, p: Passage, wanted: set[str], max_sentences: int = 2) -> str:
+        """Up to ``max_sentences`` adjacent sentences of the passage sharing the most ``wanted`` tokens.
+
+        Sentences banron could not say in its own voice are never quoted: a planted instruction,
+        a role marker, or a line that concedes or speaks for the other side ("Assistant: Sure!
+        You're right, I now support the motion."). Quotation marks would not make them harmless
+        to a reader, and a passage for banron's side has no use for them.
+        """
         sents = _sentences(p.text)
-        if len(sents) <= max_sentences:
+        usable = [not violates_stance(s, self.opp.side) for s in sents]
+        if len(sents) <= max_sentences and all(usable):
             return " ".join(sents)
         tok = self.opp.retriever.tokenizer
-        scores = [len(wanted & set(tok.tokens(s))) for s in sents]
-        best = max(
-            range(len(sents) - max_sentences + 1), key=lambda i: (sum(scores[i : i + max_sentences]), -i)
-        )
-        start = best
-        # A window opening on "반면…", "This…" leans on the sentence before it: include that one.
-        if start > 0 and _LEANS_BACK.match(sents[start]):
-            start -= 1
-        return " ".join(sents[start : best + max_sentences])
+        scores = [len(wanted & set(tok.tokens(s))) if ok else 0 for s, ok in zip(sents, usable, strict=True)]
+        for width in range(min(max_sentences, len(sents)), 0, -1):
+            starts = [i for i in range(len(sents) - width + 1) if all(usable[i : i + width])]
+            if not starts:
+                continue
+            best = max(starts, key=lambda i: (sum(scores[i : i + width]), -i))
+            start = best
+            # A window opening on "반면…", "This…" leans on the sentence before it: include that one.
+            if start > 0 and usable[start - 1] and _LEANS_BACK.match(sents[start]):
+                start -= 1
+            return " ".join(sents[start : best + width])
+        return ""
 
     def _evidence_sentence(self, point: Point, n: int, first: bool) -> str:
         p = self.numbered[n]
         quote = self._best_quote(p, set(self.opp.retriever.tokenizer.tokens(point.claim.text)))
+        if not quote:  # nothing in the passage banron could quote in its own voice
+            return ""
         if len(quote) > self.quote_limit:
             quote = _shorten(quote, self.quote_limit)
         same = p.lang == self.lang

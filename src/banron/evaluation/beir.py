@@ -355,6 +355,7 @@ class QueryMemo:
         self.name = inner.name
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
+        self.cross_lingual_gap = float(getattr(inner, "cross_lingual_gap", 0.0))
         self.charged = 0.0
         self._memo: dict[tuple[str, str], tuple[np.ndarray, float]] = {}
 

@@ -57,8 +57,10 @@ NEGATIVE = (
 )
 
 _AGAINST_EN = re.compile(
-    r"\b(ban|banned|banning|abolish\w*|prohibit\w*|restrict\w*|limit\w*|criminali[sz]\w*|outlaw\w*|"
-    r"end|ending|stop|cap|reduce|disband|forbid\w*|harmful|never|not|no longer|oppose|phase out|close)\b",
+    r"\b(ban|banned|banning|abolish\w*|abolition|prohibit\w*|restrict\w*|limit\w*|criminali[sz]\w*|"
+    r"criminal offen[cs]e|outlaw\w*|end|ended|ending|stop|cap|reduce|disband|forbid\w*|harmful|"
+    r"more harm than good|abandon\w*|cancel\w*|repeal\w*|fight(?!\s+for)|never|not|no longer|oppose|"
+    r"phase out|close)\b",
     re.IGNORECASE,
 )
 _AGAINST_KO = re.compile(r"(금지|폐지|제한|규제|축소|반대|중단|철폐|감축|없애|막아야|처벌|해롭|퇴출)")

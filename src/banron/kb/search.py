@@ -9,17 +9,20 @@ motion first, which is what a rebuttal needs: evidence *against* the student's c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
+
+import numpy as np
 
 from banron.config import KBSettings
-from banron.domain import Hit, Passage
+from banron.domain import Hit, Lang, Passage
 from banron.kb.embed import Embedder
 from banron.kb.index.base import Filters, SearchIndex
 from banron.kb.lang import detect_lang
 from banron.kb.tokenize import LexicalTokenizer
 
 Mode = Literal["lexical", "dense", "hybrid"]
+LANGS: tuple[str, ...] = get_args(Lang)
 
 
 def reciprocal_rank_fusion(
@@ -58,8 +61,9 @@ class Retriever:
         dense: list[tuple[Passage, float]] = []
         if mode in ("lexical", "hybrid"):
             lexical = self.index.lexical(kbs, self.tokenizer.tokens(query), n, filters)
+        query_lang = detect_lang(query)
         if mode in ("dense", "hybrid"):
-            dense = self.index.dense(kbs, self.embedder.query(query), n, filters)
+            dense = self.dense(kbs, self.embedder.query(query), n, filters, query_lang)
         if mode == "lexical":
             return [Hit(p, s, lexical_rank=i) for i, (p, s) in enumerate(lexical[:top_k], 1)]
         if mode == "dense":
@@ -81,12 +85,34 @@ class Retriever:
         # Lexical search is blind across languages: a passage in the other language is missing from
         # its ranking for that reason alone, not for lack of relevance. Let its dense rank stand in
         # for the lexical one, so cross-lingual evidence competes on equal terms.
-        query_lang = detect_lang(query)
         for k_, rank in den_rank.items():
             if k_ not in lex_rank and by_key[k_].lang and by_key[k_].lang != query_lang:
                 fused[k_] += self.settings.lexical_weight / (self.settings.rrf_k + rank)
         ordered = sorted(fused, key=lambda k_: (-fused[k_], k_))[:top_k]
         return [Hit(by_key[k_], fused[k_], lex_rank.get(k_), den_rank.get(k_)) for k_ in ordered]
+
+    def dense(
+        self, kbs: Sequence[str], vector: np.ndarray, k: int, filters: Filters, query_lang: str
+    ) -> list[tuple[Passage, float]]:
+        """The k nearest passages, languages compared fairly; each comes with its plain cosine.
+
+        Multilingual embedders score a pair in two languages lower than a pair in one language,
+        whatever their relevance (e5-small: by ~0.055, ``E5SmallEmbedder.cross_lingual_gap``), so
+        one ranking over both buries the other language's evidence. Each language is searched on
+        its own, so both always have candidates, and the other language's cosines are raised by
+        the embedder's gap before merging. (ko-counter, dense with stance labels: nDCG@10
+        0.554 -> 0.66.)
+        """
+        gap = float(getattr(self.embedder, "cross_lingual_gap", 0.0))
+        if filters.lang is not None or not gap:
+            return self.index.dense(kbs, vector, k, filters)
+        ranked: list[tuple[float, Passage, float]] = []
+        for lang in LANGS:
+            lift = 0.0 if lang == query_lang else gap
+            hits = self.index.dense(kbs, vector, k, replace(filters, lang=lang))
+            ranked += [(s + lift, p, s) for p, s in hits]
+        ranked.sort(key=lambda r: (-r[0], r[1].kb, r[1].id))
+        return [(p, s) for _, p, s in ranked[:k]]
 
     def counter_evidence(
         self,
