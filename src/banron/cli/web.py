@@ -36,15 +36,8 @@ def serve(
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     console.print(f"banron is serving on [bold]http://{shown}:{bound}/[/]  (Ctrl+C stops it)")
-    accounts = web.state.banron.accounts
-    if not accounts.list_users():
-        # First run: one admin account so the app is usable at once, its password shown only here.
-        import secrets
-
-        from banron.web.passwords import hash_password
-
-        password = secrets.token_urlsafe(12)
-        accounts.add_user(name="admin", role="admin", password_hash=hash_password(password))
+    password = first_admin(web.state.banron.accounts)
+    if password:
         console.print(
             f"first run: sign in as [bold]admin[/] with password [bold]{password}[/] "
             "(change it on the account page; add teachers and students there or with `banron users add`)",
@@ -52,6 +45,27 @@ def serve(
         )
     config = uvicorn.Config(web, log_level="warning", proxy_headers=True, timeout_graceful_shutdown=3)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def first_admin(accounts: Any) -> str | None:
+    """On first run, one admin account so the app is usable at once; its password, shown only once.
+
+    None when there are users already, including when another worker starting at the same moment
+    created the admin first (that worker shows the password).
+    """
+    if accounts.list_users():
+        return None
+    import secrets
+
+    from banron.store.accounts import AccountError
+    from banron.web.passwords import hash_password
+
+    password = secrets.token_urlsafe(12)
+    try:
+        accounts.add_user(name="admin", role="admin", password_hash=hash_password(password))
+    except AccountError:
+        return None
+    return password
 
 
 users_app = typer.Typer(help="Web accounts: add users, list them, make API tokens.", no_args_is_help=True)

@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 
 def load_secret(path: Path) -> bytes:
-    """This installation's signing key (CSRF tokens), made on first start, readable by its owner only."""
+    """This installation's signing key (CSRF tokens), made on first start, readable by its owner only.
+
+    Several workers may start at once on a fresh home: the key is written to a private temporary
+    file and linked into place, which fails if another worker's key got there first; then that
+    one is used. Every worker ends up with the same key, and none ever reads a half-written one.
+    """
     try:
         data = path.read_bytes()
         if len(data) >= 32:
@@ -30,9 +35,23 @@ def load_secret(path: Path) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     data = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            existing = path.read_bytes()
+            if len(existing) >= 32:
+                return existing
+            os.replace(tmp, path)  # a short key left by an older version: replace it whole
+            return data
+    finally:
+        tmp.unlink(missing_ok=True)
     return data
 
 
