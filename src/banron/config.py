@@ -126,6 +126,20 @@ class DebateSettings(BaseModel):
             "model write the whole speech (citations still verified)."
         ),
     )
+    parallel_speeches: int = Field(
+        0,
+        ge=0,
+        description=(
+            "Debates banron speaks in at once in one server process. 0: 1 with the embedded model "
+            "(one model per process: more would only queue inside it), 8 with an API or fake backend."
+        ),
+    )
+
+    def speech_workers(self, backend: str) -> int:
+        """``parallel_speeches`` with 0 resolved for ``backend``."""
+        if self.parallel_speeches:
+            return self.parallel_speeches
+        return 1 if backend == "local" else 8
 
 
 class Settings(BaseSettings):

@@ -1,9 +1,11 @@
-"""Debates for the web: engine work on one worker thread, banron's speeches as server-sent events.
+"""Debates for the web: engine work on worker threads, banron's speeches as server-sent events.
 
-The embedded model is one llama.cpp instance per process and writes one speech at a time, so every
-call into a debate engine (creating it, a student's turn, banron's speech) runs on a single worker
-thread: the event loop never blocks, and requests queue in arrival order. Engines stay in a small
-cache (the worker is the only thread touching them); a debate not in it is resumed from the store.
+Every call into a debate engine (creating it, a student's turn, banron's speech) runs on an engine
+worker thread, so the event loop never blocks. The embedded model is one llama.cpp instance per
+process and writes one speech at a time, so with it there is one worker and requests queue in
+arrival order; with an API model several debates are spoken in at once
+(``debate.parallel_speeches``), each debate's work still one at a time. Engines stay in a small
+cache; a debate not in it is resumed from the store.
 
 A speech runs as a *job* that outlives the request that started it: its pieces are kept, so a
 browser that reloads mid-speech replays them and follows the rest, and a closed tab still ends
@@ -16,10 +18,13 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
+import zlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -220,32 +225,60 @@ class SpeechJob:
 
 
 class DebateService:
+    """Debate work on engine threads: ``debate.parallel_speeches`` of them (one with the embedded
+    model, several with an API model, so one student's long speech does not hold up a class).
+
+    Work on one debate is serialised by a lock of its own (one of ``LOCK_STRIPES``, chosen by the
+    debate's id), so two tabs of the same debate cannot interleave a submit and a speech; work on
+    different debates runs side by side. The retriever, embedder, tokenizer and stores are safe to
+    share between threads.
+    """
+
+    LOCK_STRIPES = 64
+
     def __init__(self, rt: Runtime, store: DebateStoreProtocol, cache_size: int = 32) -> None:
         self.rt = rt
         self.store = store
         self.cache_size = cache_size
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="banron-engine")
-        self._engines: OrderedDict[str, DebateEngine] = OrderedDict()  # worker thread only
+        self.workers = rt.settings.debate.speech_workers(rt.settings.llm.backend)
+        self.executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="banron-engine")
+        self._engines: OrderedDict[str, DebateEngine] = OrderedDict()  # under _engines_lock
+        self._engines_lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(self.LOCK_STRIPES)]
         self._jobs: dict[str, SpeechJob] = {}  # event loop only
-        # The bundled evidence goes in first, before any debate needs it.
+        # The bundled evidence goes in first, before any debate needs it (every worker waits).
         self.ready: Future[Any] = self.executor.submit(rt.ensure_bundled)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
 
+    @contextmanager
+    def _debate(self, debate_id: str) -> Iterator[None]:
+        """On a worker: the bundled evidence is in, and no other worker is in this debate."""
+        self.ready.result()
+        lock = self._stripes[zlib.crc32(debate_id.encode()) % self.LOCK_STRIPES]
+        with lock:
+            yield
+
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
     # -- worker-thread side --------------------------------------------------------------------
     def _remember(self, debate_id: str, engine: DebateEngine) -> None:
-        self._engines[debate_id] = engine
-        self._engines.move_to_end(debate_id)
-        while len(self._engines) > self.cache_size:
-            self._engines.popitem(last=False)
+        with self._engines_lock:
+            self._engines[debate_id] = engine
+            self._engines.move_to_end(debate_id)
+            while len(self._engines) > self.cache_size:
+                self._engines.popitem(last=False)
+
+    def _forget(self, debate_id: str) -> None:
+        with self._engines_lock:
+            self._engines.pop(debate_id, None)
 
     def _engine(self, debate_id: str) -> DebateEngine:
-        engine = self._engines.get(debate_id)
+        with self._engines_lock:
+            engine = self._engines.get(debate_id)
         if engine is None:
             engine = DebateEngine.resume(self.rt, self.store, debate_id)
         self._remember(debate_id, engine)
@@ -254,6 +287,7 @@ class DebateService:
     def _create(
         self, *, fmt: Format, motion: Motion, side: Side, lang: Lang, kbs: list[str], owner: str
     ) -> DebateRecord:
+        self.ready.result()
         engine = DebateEngine.create(
             self.rt,
             fmt=fmt,
@@ -269,16 +303,18 @@ class DebateService:
         return engine.record
 
     def _submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Turn:
-        try:
-            return self._engine(debate_id).submit(text, elapsed_s)
-        except DuplicateTurn:
-            # Another worker wrote this debate since this one cached it: reload from the store, retry.
-            self._engines.pop(debate_id, None)
-            return self._engine(debate_id).submit(text, elapsed_s)
+        with self._debate(debate_id):
+            try:
+                return self._engine(debate_id).submit(text, elapsed_s)
+            except DuplicateTurn:
+                # Another process wrote this debate since this one cached it: reload, retry.
+                self._forget(debate_id)
+                return self._engine(debate_id).submit(text, elapsed_s)
 
     def _end(self, debate_id: str) -> None:
-        self._engine(debate_id).end()
-        self._engines.pop(debate_id, None)
+        with self._debate(debate_id):
+            self._engine(debate_id).end()
+            self._forget(debate_id)
 
     def _speak(self, job: SpeechJob, loop: asyncio.AbstractEventLoop) -> None:
         def post(event: str, data: Any) -> None:
@@ -286,27 +322,29 @@ class DebateService:
 
         started = time.monotonic()
         try:
-            engine = self._engine(job.debate_id)
-            for item in engine.run_banron():
-                if isinstance(item, Turn):
-                    post("turn", turn_payload(item, engine.fmt))
-                else:
-                    post("piece", {"text": item})
+            with self._debate(job.debate_id):
+                started = time.monotonic()
+                engine = self._engine(job.debate_id)
+                for item in engine.run_banron():
+                    if isinstance(item, Turn):
+                        post("turn", turn_payload(item, engine.fmt))
+                    else:
+                        post("piece", {"text": item})
         except (LLMError, TurnError, DuplicateTurn) as e:
-            self._engines.pop(job.debate_id, None)  # resume from what was committed
+            self._forget(job.debate_id)  # resume from what was committed
             post("error", {"message": str(e)})
         except storage_errors() as e:  # disk full, home read-only, database gone: turn rolled back
             log.error("banron's speech could not be saved in debate %s: %s", job.debate_id, e)
-            self._engines.pop(job.debate_id, None)
+            self._forget(job.debate_id)
             problem = storage_problem(e, self.rt.settings.home)
             post("error", {"message": f"banron's speech could not be saved: {problem}. Try again."})
         except Exception as e:  # the stream must end cleanly whatever happened
             log.exception("banron's speech failed in debate %s", job.debate_id)
-            self._engines.pop(job.debate_id, None)
+            self._forget(job.debate_id)
             post("error", {"message": f"{type(e).__name__}: {e}"})
         finally:
-            # How long the job waited for the one engine thread, and how long it then took
-            # (benchmarks/load.py separates queueing from per-turn work with these).
+            # How long the job waited for an engine thread (and its debate's lock), and how long it
+            # then took (benchmarks/load.py separates queueing from per-turn work with these).
             ended = time.monotonic()
             timings = {
                 "queued_ms": round((started - job.created) * 1000, 1),
