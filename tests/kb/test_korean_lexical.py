@@ -26,3 +26,16 @@ def test_whitespace_tokenizer_shows_the_failure_it_exists_to_document() -> None:
 def test_english_is_stemmed_and_stopworded() -> None:
     tok = make_tokenizer("mecab")
     assert tok.tokens("The students were banned") == ["student", "ban"]
+
+
+def test_repeated_texts_are_tokenized_once_and_callers_get_their_own_list() -> None:
+    tok = make_tokenizer("mecab")
+    first = tok.tokens("숙제는 학생들의 수면을 빼앗는다")
+    first.append("scribble")
+    again = tok.tokens("숙제는 학생들의 수면을 빼앗는다")
+    assert "scribble" not in again and "숙제" in again
+    assert tok._recent.cache_info().hits >= 1  # type: ignore[attr-defined]
+    kept = tok._recent.cache_info().currsize  # type: ignore[attr-defined]
+    long_text = "숙제 " * 1500  # long texts (whole documents) are not kept
+    assert tok.tokens(long_text)[:2] == ["숙제", "숙제"]
+    assert tok._recent.cache_info().currsize == kept  # type: ignore[attr-defined]
