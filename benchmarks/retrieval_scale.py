@@ -13,7 +13,8 @@ per chunk and random motion/stance/lang labels. It is written through
 temporary directory.
 
 Queries go through the real ``Retriever.search`` (lexical, dense, hybrid, and hybrid with a
-motion+stance filter as ``counter_evidence`` uses), but with a stub embedder whose ``query()``
+motion+stance filter as ``counter_evidence`` uses; dense searches each language on its own, as
+with e5), but with a stub embedder whose ``query()``
 draws a vector as the corpus's are drawn and a tokenizer that splits on spaces: the numbers time
 the index (BM25, cosine, filtering, fusion), not the e5 encoder (~20-60 ms per query, see
 ``embed_throughput.py``) nor mecab.
@@ -274,6 +275,8 @@ class StubEmbedder:
     name = "stub"
     dim = DIM
     max_tokens = 512
+    # As e5's: the retriever then searches each language on its own, as it does for users.
+    cross_lingual_gap = 0.055
 
     def __init__(self, seed: int, clusters: Clusters) -> None:
         self._rng = np.random.default_rng(seed)
