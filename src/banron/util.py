@@ -37,19 +37,49 @@ def atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file so a crash leaves either the old content or the new, never half of it."""
+def _temp_beside(path: Path, data: bytes) -> str:
+    """``data`` in a new, fsynced, owner-only (0600) temporary file in ``path``'s folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so a crash leaves either the old content or the new, never half of it."""
+    tmp = _temp_beside(path, data)
+    try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def create_file_once(path: Path, data: bytes) -> bool:
+    """Create ``path`` (owner-only) holding all of ``data``, unless it exists: then False, untouched.
+
+    The file is written beside it and linked into place, so a process racing to create the same
+    file either wins whole or finds the winner's whole file, never half of one.
+    """
+    tmp = _temp_beside(path, data)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def utc_now() -> str:

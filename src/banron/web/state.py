@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from banron.runtime import Runtime
 from banron.store import DebateStoreProtocol, open_accounts, open_store
+from banron.util import atomic_write_bytes, create_file_once
 from banron.web.config import WebConfig
 from banron.web.debates import DebateService
 from banron.web.ingest import IngestService
@@ -33,25 +33,13 @@ def load_secret(path: Path) -> bytes:
             return data
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = secrets.token_bytes(32)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            existing = path.read_bytes()
-            if len(existing) >= 32:
-                return existing
-            os.replace(tmp, path)  # a short key left by an older version: replace it whole
-            return data
-    finally:
-        tmp.unlink(missing_ok=True)
+    if create_file_once(path, data):
+        return data
+    existing = path.read_bytes()  # another worker's key got there first
+    if len(existing) >= 32:
+        return existing
+    atomic_write_bytes(path, data)  # a short key left by an older version: replace it whole
     return data
 
 
