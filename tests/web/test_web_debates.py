@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from web_app import runtime_sharing
 from web_helpers import Session, csrf_from, login
 
 from banron.web.debates import SpeechJob
@@ -298,9 +299,7 @@ def test_two_workers_on_one_store_take_turns_on_the_same_debate(
 
     app1 = web[0]
     worker1 = app1.state.banron
-    runtime2 = type(web_runtime)(worker1.rt.settings)
-    for name in ("index", "embedder", "tokenizer", "cache", "retriever"):
-        runtime2.__dict__[name] = getattr(web_runtime, name)
+    runtime2 = runtime_sharing(web_runtime, worker1.rt.settings)
     app2 = create_app(runtime=runtime2, config=WebConfig(turns_per_minute=1000))
     try:
         alice2 = login(app2, "alice")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from web_app import runtime_sharing
 
 from banron.content import find_motion
 from banron.debate.formats import get_format
@@ -28,10 +29,7 @@ def _runtime(base: Runtime, home: Path, parallel: int) -> Runtime:
     settings.llm.fake.tokens_per_s = 40.0  # ~0.4 s per model call
     settings.debate.style = "llm"
     settings.debate.parallel_speeches = parallel
-    rt = Runtime(settings)
-    for name in ("index", "embedder", "tokenizer", "cache", "retriever"):
-        rt.__dict__[name] = getattr(base, name)
-    return rt
+    return runtime_sharing(base, settings)
 
 
 async def _two_speeches(svc: DebateService) -> list[dict[str, Any]]:

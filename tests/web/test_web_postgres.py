@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
-from web_app import Cast, make_app
+from web_app import Cast, make_app, runtime_sharing
 from web_helpers import login
 
 from banron.config import StoreSettings
@@ -47,9 +47,7 @@ def pg_app(web_runtime: Runtime, doomed_db: str, tmp_path: Path) -> Iterator[tup
     settings = web_runtime.settings.model_copy(
         update={"store": StoreSettings(database_url=SecretStr(doomed_db))}
     )
-    rt = Runtime(settings)
-    for name in ("index", "embedder", "tokenizer", "cache", "retriever"):  # share the expensive parts
-        rt.__dict__[name] = getattr(web_runtime, name)
+    rt = runtime_sharing(web_runtime, settings)
     app, cast = make_app(rt, tmp_path / "home", WebConfig(turns_per_minute=1000))
     yield app, cast
     app.state.banron.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from web_helpers import PASSWORD
 
+from banron.config import Settings
 from banron.runtime import Runtime
 from banron.store.accounts import ClassRoom, User
 from banron.web.app import create_app
@@ -28,13 +29,18 @@ class Cast:
     class_b: ClassRoom
 
 
+def runtime_sharing(base: Runtime, settings: Settings) -> Runtime:
+    """A runtime on ``settings`` that reuses ``base``'s expensive parts (the embedder, the index
+    with the bundled evidence), as every test app does with the session runtime."""
+    runtime = Runtime(settings)
+    for name in ("index", "embedder", "tokenizer", "cache", "retriever"):
+        runtime.__dict__[name] = getattr(base, name)
+    return runtime
+
+
 def make_app(rt: Runtime, home: Path, config: WebConfig | None = None) -> tuple[FastAPI, Cast]:
     """An app with its own accounts and debates (under ``home``) on the shared runtime's index."""
-    settings = rt.settings.model_copy(update={"home": home})
-    runtime = Runtime(settings)
-    # Share the expensive parts (embedder, index with the bundled evidence) with the session runtime.
-    for name in ("index", "embedder", "tokenizer", "cache", "retriever"):
-        runtime.__dict__[name] = getattr(rt, name)
+    runtime = runtime_sharing(rt, rt.settings.model_copy(update={"home": home}))
     app = create_app(runtime=runtime, config=config)
     acc = app.state.banron.accounts
     digest = hash_password(PASSWORD)
