@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 Lang = Literal["ko", "en"]
 Stance = Literal["pro", "con", "neutral"]
+STANCES: tuple[Stance, ...] = ("pro", "con", "neutral")
 
 
 class Side(StrEnum):

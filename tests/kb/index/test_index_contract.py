@@ -13,6 +13,7 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -473,3 +474,45 @@ def test_reingest_is_idempotent_and_changes_replace(index: Any, mecab: Any) -> N
     assert index.count("t") == len(DOCS)
     p = index.get("t", "p1")
     assert p is not None and p.text == "숙제는 폐지되어야 한다." and p.stance == "pro"
+
+
+def test_a_corrected_stance_is_what_filtered_searches_see_at_once(filled: Any) -> None:
+    # p1 is "con" on "hw"; a teacher says it argues "pro" on "phone".
+    filled.lexical(["t"], ["숙제"], 10, Filters(stances=("con",)))  # loaded (and cached) before
+    assert filled.set_labels("t", "p1", stance="pro", motion="phone") is True
+    corrected = {
+        doc: [
+            StoredPassage(replace(it.passage, stance="pro", motion="phone"), it.tokens, it.vector)
+            if it.passage.id == "p1"
+            else it
+            for it in items
+        ]
+        for doc, items in CORPUS.items()
+    }
+    p1 = filled.get("t", "p1")
+    assert (p1.stance, p1.motion, p1.text) == ("pro", "phone", CORPUS["d1"][0].passage.text)
+    for f in [*FILTERS, Filters(motion="phone", stances=("pro",))]:
+        for query in QUERIES:
+            want = bm25_oracle(corrected, query, 10, f)
+            _assert_ranking(_ranked(filled.lexical(["t"], query, 10, f)), want)
+        q = _vec(1001)
+        _assert_ranking(_ranked(filled.dense(["t"], q, 4, f)), cosine_oracle(corrected, q, 4, f))
+    assert filled.stance_counts("t") == Counter({"pro": 5, "con": 1, "neutral": 2})
+    assert filled.set_labels("t", "nothing", stance="con", motion="hw") is False
+    with pytest.raises(ValueError):
+        filled.set_labels("t", "p2", stance="maybe", motion="hw")
+    assert filled.get("t", "p2").stance == "pro"
+
+
+def test_browsing_pages_through_passages_in_storage_order(filled: Any) -> None:
+    order = [p.id for p in filled.all_passages("t")]
+    total, page = filled.browse("t", offset=0, limit=3)
+    assert total == 8 and [p.id for p in page] == order[:3]
+    total, page = filled.browse("t", offset=6, limit=3)
+    assert total == 8 and [p.id for p in page] == order[6:]
+    total, page = filled.browse("t", stance="pro", offset=1, limit=10)
+    pros = [i for i in order if filled.get("t", i).stance == "pro"]
+    assert total == len(pros) == 4 and [p.id for p in page] == pros[1:]
+    assert filled.browse("t", offset=50, limit=3) == (8, [])
+    with pytest.raises(KeyError):
+        filled.browse("nothing")

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from banron.domain import Passage
+from banron.domain import Passage, Stance
 from banron.kb.index.maintenance import DocumentInfo
 
 
@@ -72,7 +72,17 @@ class SearchIndex(Protocol):
 
     def passage_fingerprints(self, kb: str, doc_ids: Iterable[str]) -> dict[str, str]: ...
 
+    # A teacher's correction of which side of which motion a passage supports (False: no such
+    # passage). Filtered searches see it at once; re-adding the unchanged file keeps it.
+    def set_labels(self, kb: str, passage_id: str, *, stance: Stance, motion: str) -> bool: ...
+
     def get(self, kb: str, passage_id: str) -> Passage | None: ...
+
+    # A page of a knowledge base's passages in storage order (documents, then position), only
+    # those of one stance when given, with how many there are in all (the teachers' browser).
+    def browse(
+        self, kb: str, *, stance: Stance | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[Passage]]: ...
 
     def count(self, kb: str) -> int: ...
 

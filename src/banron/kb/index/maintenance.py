@@ -1,4 +1,5 @@
-"""Knowledge-base housekeeping on the SQLite index file: list, remove and re-source documents.
+"""Knowledge-base housekeeping on the SQLite index file: list, remove and re-source documents,
+and correct a passage's stance labels.
 
 Plain SQL on ``SQLiteIndex.path``, one transaction per call (``atomic_sqlite``, which turns foreign
 keys on so a document's passages go with it). Whenever passages are removed the knowledge base's
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from banron.domain import STANCES, Stance
 from banron.util import atomic_sqlite
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "remove_documents",
     "rename_source",
     "set_document_source",
+    "set_passage_labels",
 ]
 
 _SQL_VARS = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -134,6 +137,26 @@ def set_document_source(index_path: Path, kb: str, doc_ids: Iterable[str], sourc
             )
             changed += cur.rowcount
     return changed
+
+
+def set_passage_labels(index_path: Path, kb: str, passage_id: str, *, stance: Stance, motion: str) -> bool:
+    """Set which side of which motion a passage supports (a teacher's correction); False when
+    there is no such passage.
+
+    A correction survives re-adding the unchanged file (its document hash does not change, so
+    its passages are not rewritten); a changed file's passages are replaced and take the labels
+    the file gives them.
+    """
+    if stance not in STANCES:
+        raise ValueError(f"stance must be one of {', '.join(STANCES)}")
+    with atomic_sqlite(index_path) as db:
+        cur = db.execute(
+            "UPDATE passages SET stance = ?, motion = ? WHERE kb = ? AND id = ?",
+            (stance, motion, kb, passage_id),
+        )
+        if cur.rowcount:
+            _bump(db, kb)  # searches group passages by label in memory: they reload
+    return bool(cur.rowcount)
 
 
 def passage_fingerprint(texts: Iterable[str]) -> str:

@@ -66,7 +66,7 @@ from typing import Any
 
 import numpy as np
 
-from banron.domain import Passage
+from banron.domain import STANCES, Passage, Stance
 from banron.kb.index.base import Filters, KBInfo, StoredPassage, passage_from_row
 from banron.kb.index.maintenance import DocumentInfo, passage_fingerprint
 
@@ -633,6 +633,60 @@ class PostgresIndex:
                 (kb, motion, motion),
             ).fetchall()
         return Counter({str(s): int(n) for s, n in rows})
+
+    def browse(
+        self, kb: str, *, stance: Stance | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[Passage]]:
+        """A page of passages in storage order, as ``all_passages`` gives them, and how many match."""
+        with self._conn() as db:
+            kb_id = _kb_id(db.cursor(), kb)
+            if kb_id is None:
+                raise KeyError(f"no knowledge base named {kb!r}")
+            where = "kb_id = %(kb)s AND (%(stance)s::text IS NULL OR stance = %(stance)s)"
+            params = {"kb": kb_id, "stance": stance, "off": max(0, offset), "lim": max(0, limit)}
+            row = db.execute(f"SELECT count(*) FROM passages WHERE {where}", params).fetchone()
+            rows = db.execute(
+                f'SELECT {_COLS} FROM passages WHERE {where} ORDER BY doc_id COLLATE "C", start,'
+                ' id COLLATE "C" OFFSET %(off)s LIMIT %(lim)s',
+                params,
+            ).fetchall()
+        return (int(row[0]) if row else 0), [passage_from_row(kb, r) for r in rows]
+
+    def set_labels(self, kb: str, passage_id: str, *, stance: Stance, motion: str) -> bool:
+        """A teacher's correction of a passage's stance and motion, seen by the next search.
+
+        The labels decide the passage's label group, which its postings carry too (filtered
+        lexical search reads postings by group): they move to the new group with it, and the
+        groups' passage counts follow. The per-term statistics do not depend on labels.
+        """
+        if stance not in STANCES:
+            raise ValueError(f"stance must be one of {', '.join(STANCES)}")
+        with self._write() as cur:
+            kb_id = _kb_id(cur, kb, lock=True)
+            if kb_id is None:
+                return False
+            row = cur.execute(
+                "SELECT pid, grp, lang, tokens FROM passages WHERE kb_id = %s AND id = %s",
+                (kb_id, no_nul(passage_id)),
+            ).fetchone()
+            if row is None:
+                return False
+            pid, old, lang, tokens = int(row[0]), int(row[1]), str(row[2]), row[3]
+            new = _group_ids(cur, {(motion, stance, lang)})[(motion, stance, lang)]
+            cur.execute(
+                "UPDATE passages SET stance = %s, motion = %s, grp = %s WHERE pid = %s",
+                (stance, no_nul(motion), new, pid),
+            )
+            if new != old:
+                term_ids = list(_existing_term_ids(cur, set(tokens)).values())
+                cur.execute(
+                    "UPDATE lex_postings SET grp = %s"
+                    " WHERE kb_id = %s AND term_id = ANY(%s) AND grp = %s AND pid = %s",
+                    (new, kb_id, term_ids, old, pid),
+                )
+                _add_group_sizes(cur, kb_id, Counter({old: -1, new: 1}))
+            cur.execute("UPDATE kbs SET generation = generation + 1 WHERE id = %s", (kb_id,))
+        return True
 
     def lexical(
         self, kbs: Sequence[str], tokens: list[str], k: int, filters: Filters

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from banron.domain import Passage
+from banron.domain import Passage, Stance
 from banron.kb.index import maintenance
 from banron.kb.index.base import Filters, KBInfo, StoredPassage, passage_from_row
 from banron.kb.index.maintenance import DocumentInfo
@@ -134,6 +134,9 @@ class SQLiteIndex:
 
     def passage_fingerprints(self, kb: str, doc_ids: Iterable[str]) -> dict[str, str]:
         return maintenance.passage_fingerprints(self.path, kb, doc_ids)
+
+    def set_labels(self, kb: str, passage_id: str, *, stance: Stance, motion: str) -> bool:
+        return maintenance.set_passage_labels(self.path, kb, passage_id, stance=stance, motion=motion)
 
     def _read(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -322,6 +325,12 @@ class SQLiteIndex:
 
     def all_passages(self, kb: str) -> list[Passage]:
         return list(self._load(kb).stored)
+
+    def browse(
+        self, kb: str, *, stance: Stance | None = None, offset: int = 0, limit: int = 50
+    ) -> tuple[int, list[Passage]]:
+        matching = [p for p in self._load(kb).stored if stance is None or p.stance == stance]
+        return len(matching), matching[offset : offset + limit]
 
     def stance_counts(self, kb: str, motion: str | None = None) -> Counter[str]:
         data = self._load(kb)

@@ -18,7 +18,6 @@ from starlette.responses import Response
 
 from banron.debate.engine import TurnError
 from banron.debate.formats import formats
-from banron.kb.index.sqlite import SQLiteIndex
 from banron.store.accounts import AccountError
 from banron.web import scorecards
 from banron.web.auth import (
@@ -32,7 +31,6 @@ from banron.web.auth import (
     readable_debate,
 )
 from banron.web.debates import debate_payload, display_source, turn_payload
-from banron.web.kb_labels import set_passage_labels
 from banron.web.motions import all_motions, find_motion
 from banron.web.routes.student import export_response
 from banron.web.routes.teacher import my_class, my_classes
@@ -325,21 +323,16 @@ def passages(
     stance: Literal["", "pro", "con", "neutral"] = "",
 ) -> dict[str, Any]:
     index = state.rt.index
-    if not index.has_kb(kb) or not isinstance(index, SQLiteIndex):
+    if not index.has_kb(kb):
         raise NotFound
-    everything = [p for p in index.all_passages(kb) if not stance or p.stance == stance]
-    return {
-        "total": len(everything),
-        "passages": [_passage_json(p) for p in everything[offset : offset + limit]],
-    }
+    total, page = index.browse(kb, stance=stance or None, offset=offset, limit=limit)
+    return {"total": total, "passages": [_passage_json(p) for p in page]}
 
 
 @router.patch("/kbs/{kb}/passages", summary="Correct a passage's stance label (teachers)")
 def correct_stance(kb: str, body: StanceIn, user: TeacherUser, state: StateDep) -> dict[str, Any]:
     index = state.rt.index
-    if not isinstance(index, SQLiteIndex):
-        raise NotFound
-    if not set_passage_labels(index.path, kb, body.passage_id, stance=body.stance, motion=body.motion):
+    if not index.set_labels(kb, body.passage_id, stance=body.stance, motion=body.motion):
         raise NotFound
     p = index.get(kb, body.passage_id)
     assert p is not None

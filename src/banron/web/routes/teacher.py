@@ -8,11 +8,10 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from banron import content
-from banron.kb.index.sqlite import SQLiteIndex
+from banron.domain import STANCES
 from banron.store.accounts import AccountError, ClassRoom, User
 from banron.web.auth import NotFound, StateDep, TeacherUser
 from banron.web.debates import display_source
-from banron.web.kb_labels import STANCES, set_passage_labels
 from banron.web.motions import all_motions
 from banron.web.passwords import PasswordError, hash_password
 from banron.web.render import page
@@ -186,13 +185,13 @@ def passages_page(
     if q:
         hits = state.rt.retriever.search(q, [kb], top_k=20)
         passages = [h.passage for h in hits]
-    elif isinstance(index, SQLiteIndex):
-        everything = [p for p in index.all_passages(kb) if not stance or p.stance == stance]
-        total = len(everything)
-        offset = max(0, min(offset, max(0, total - 1)))
-        passages = everything[offset : offset + PAGE_SIZE]
     else:
-        passages = []
+        wanted = stance if stance in STANCES else None
+        total, passages = index.browse(kb, stance=wanted, offset=max(0, offset), limit=PAGE_SIZE)
+        if offset >= total > 0:  # past the end (the list shrank): show the last passage's page
+            offset = total - 1
+            total, passages = index.browse(kb, stance=wanted, offset=offset, limit=PAGE_SIZE)
+        offset = max(0, offset)
     return page(
         request,
         "teacher/kb_passages.html",
@@ -221,10 +220,9 @@ def set_stance(
     motion: Annotated[str, Form(max_length=200)] = "",
     back: Annotated[str, Form()] = "",
 ) -> Response:
-    index = state.rt.index
-    if not isinstance(index, SQLiteIndex) or stance not in STANCES:
+    if stance not in STANCES:
         raise NotFound
-    if not set_passage_labels(index.path, kb, passage_id, stance=stance, motion=motion):
+    if not state.rt.index.set_labels(kb, passage_id, stance=stance, motion=motion):
         raise NotFound
     target = back if back.startswith(f"/teacher/kb/{kb}") else f"/teacher/kb/{kb}"
     sep = "&" if "?" in target else "?"
