@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -105,6 +106,28 @@ def test_model_sentences_with_unsupported_citations_are_dropped(runtime: Runtime
     assert len(speech.citations) >= 2  # template points filled in what the model left uncited
     for c in speech.citations:
         assert runtime.index.get(c.kb, c.passage_id) is not None
+
+
+def test_model_lines_that_are_no_sentence_of_the_speech_are_dropped(runtime: Runtime) -> None:
+    # What SmolLM2-135M wrote in English rebuttals on Korean evidence: list numbers, Korean lines,
+    # a token repeated to the length limit. None of it belongs in an English speech.
+    sound = "Schools that ban the tools cannot teach students to use them with judgement."
+    garbage = [
+        "1. 2.",
+        "1. 답을 정리하자.",
+        "이름: 이름은 초보 학습자에게 유용한 도구가 아니다.",
+        "2024: 2024: 2024: 2024: 2024: 2024: 2024: 2024: 2024: 2024.",
+    ]
+    reply = " ".join([*garbage, sound, sound, sound])
+    opp = _opponent(runtime, "ai-homework", Side.CON, FakeBackend(reply), style="llm")
+    _, speech = _speak(opp, EN_SPEECH)
+    assert speech.text.count(sound) == 1  # said once, not as often as the model looped on it
+    assert not any(g.rstrip(".") in speech.text for g in garbage[1:]) and "1. 2." not in speech.text
+    assert {"1.", "답을 정리하자.", garbage[3]} <= set(speech.dropped_sentences)
+    assert detect_lang(speech.text) == "en"
+    # Korean evidence in an English speech is quoted one sentence at a time.
+    for quote in re.findall(r"“([^”]*[가-힣][^”]*)”", speech.text):
+        assert len(re.findall(r"[.!?](?:\s|$)", quote.strip() + " ")) <= 1, quote
 
 
 def test_fake_backend_with_no_reply_falls_back_to_templates(runtime: Runtime) -> None:

@@ -40,7 +40,7 @@ from banron.debate.guard import (
     violates_stance,
 )
 from banron.domain import Citation, Claim, Hit, Lang, Motion, Passage, Side
-from banron.judge.citations import check_sentence, cited_numbers, rewrite_from_passage
+from banron.judge.citations import check_sentence, cited_numbers, rewrite_from_passage, strip_citations
 from banron.kb.chunking import split_sentences
 from banron.kb.lang import detect_lang
 from banron.kb.search import Retriever
@@ -51,6 +51,22 @@ Style = Literal["template", "bridge", "llm"]
 # Concessions and side switches, Korean and English: debate/guard.py.
 _CONCESSION = CONCESSION
 _SENTENCE_END = re.compile(r"^(.*?[.!?。](?:\s*\[\d{1,2}\])*[.!?。]?)(\s+)", re.DOTALL)
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"|‘[^’]*’|「[^」]*」")
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _not_a_sentence_in(sentence: str, lang: str) -> bool:
+    """A model line that is no sentence of a ``lang`` speech: written in the other language (a
+    small model drifts into the evidence's language), list numbers or fragments without words,
+    or a phrase repeated over and over ("2024: 2024: 2024: …")."""
+    text = _QUOTED.sub(" ", strip_citations(sentence))  # quoted titles may be in any language
+    words = _WORD.findall(text)
+    if not words:
+        return True
+    if detect_lang(text) != lang:
+        return True
+    tokens = text.split()
+    return len(tokens) >= 8 and len(set(tokens)) < 0.4 * len(tokens)
 
 
 @lru_cache(maxsize=1)
@@ -389,12 +405,15 @@ class _Writer:
 
     def _evidence_sentence(self, point: Point, n: int, first: bool) -> str:
         p = self.numbered[n]
-        quote = self._best_quote(p, set(self.opp.retriever.tokenizer.tokens(point.claim.text)))
+        same = p.lang == self.lang
+        # A quote in the other language is shown as it is written: one sentence, so the speech
+        # stays in the student's language (the passage itself is one click away).
+        wanted = set(self.opp.retriever.tokenizer.tokens(point.claim.text))
+        quote = self._best_quote(p, wanted, max_sentences=2 if same else 1)
         if not quote:  # nothing in the passage banron could quote in its own voice
             return ""
         if len(quote) > self.quote_limit:
             quote = _shorten(quote, self.quote_limit)
-        same = p.lang == self.lang
         key = ("evidence_" if first else "more_") + ("same" if same else "other")
         if same:
             quote = quote.rstrip(" .!?。")
@@ -521,7 +540,7 @@ class _Writer:
                     m = _SENTENCE_END.match(buf)
                     if not m:
                         break
-                    yield from self.say(m.group(1), sep=" " if "\n" not in m.group(2) else "\n")
+                    yield from self._say_model(m.group(1), sep=" " if "\n" not in m.group(2) else "\n")
                     buf = buf[m.end() :]
         except LLMError as e:
             # A cut or timed-out stream keeps what was already checked; templates fill the rest,
@@ -533,4 +552,12 @@ class _Writer:
                 else f"The model failed ({e}); the rest of this speech was built from the evidence."
             )
         if buf.strip():
-            yield from self.say(buf)
+            yield from self._say_model(buf)
+
+    def _say_model(self, sentence: str, sep: str = " ") -> Iterator[str]:
+        """A sentence the model wrote: dropped when it is not a sentence of this speech at all, or
+        when the speech already said it (a small model loops on one line)."""
+        if _not_a_sentence_in(sentence, self.lang) or sentence.strip() in self.text:
+            self.dropped.append(sentence.strip())
+            return
+        yield from self.say(sentence, sep)
