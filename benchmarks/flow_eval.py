@@ -17,12 +17,15 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from banron.debate.flow import DENSE_LINK, LEXICAL_LINK, Entry, Flow, Linker, SpeechColumn
 from banron.domain import Claim, Side
-from banron.kb.embed import get_embedder
+from banron.kb.embed import get_embedder, query_vectors
 from banron.kb.tokenize import make_tokenizer
 
 DATA = Path(__file__).parent / "data" / "flow" / "debates.jsonl"
@@ -80,12 +83,12 @@ def main() -> None:
     ]
     embedder = get_embedder()
     tokenizer = make_tokenizer("mecab")
-    vectors: dict[str, object] = {}
+    vectors: dict[str, np.ndarray] = {}
 
-    def embed(text: str) -> Any:  # memoised across grid points
-        if text not in vectors:
-            vectors[text] = embedder.query(text)
-        return vectors[text]
+    def embed(texts: Sequence[str]) -> Any:  # memoised across grid points
+        missing = [t for t in dict.fromkeys(texts) if t not in vectors]
+        vectors.update(zip(missing, query_vectors(embedder, missing), strict=True))
+        return np.stack([vectors[t] for t in texts])
 
     started = time.perf_counter()
     rows: dict[str, dict[str, float]] = {}

@@ -37,6 +37,20 @@ def atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
         db.close()
 
 
+def wal_anchor(path: Path) -> sqlite3.Connection:
+    """An idle connection to hold open for a store's life, so its write-ahead log outlives each call.
+
+    The stores open a short connection per call. When the last connection to a WAL database
+    closes, SQLite checkpoints the log into the database and deletes it, so without an anchor
+    every commit paid for a checkpoint too: a debate turn took 20 ms instead of 8 here. The
+    anchor never starts a transaction, so it blocks neither readers nor writers nor the
+    automatic checkpoints.
+    """
+    db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
+
+
 def _temp_beside(path: Path, data: bytes) -> str:
     """``data`` in a new, fsynced, owner-only (0600) temporary file in ``path``'s folder."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -158,3 +158,31 @@ def test_the_embedder_remembers_recent_queries(monkeypatch: pytest.MonkeyPatch) 
     embedder.query("c")  # the oldest falls out
     embedder.query("숙제는 수면을 빼앗는다")
     assert len(calls) == 4
+
+
+def test_a_batch_of_queries_is_one_encoder_call_and_reuses_what_is_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from banron.kb import embed
+
+    embedder = embed.E5SmallEmbedder()
+    calls: list[list[str]] = []
+    assert embedder._encoder is not None
+    real = embedder._encoder.encode
+
+    def counting(texts, is_query=False):  # type: ignore[no-untyped-def]
+        calls.append(list(texts))
+        return real(texts, is_query)
+
+    monkeypatch.setattr(embedder._encoder, "encode", counting)
+    alone = embedder.query("교복은 개성을 막는다")
+    batch = embedder.queries(["교복은 개성을 막는다", "Uniforms cost too much", "Uniforms cost too much"])
+    # Only the text not seen yet is encoded, once although it is asked for twice.
+    assert calls == [["교복은 개성을 막는다"], ["Uniforms cost too much"]]
+    assert np.allclose(batch[0], alone) and np.allclose(batch[1], batch[2])
+    assert float(batch[1] @ embedder.query("Uniforms cost too much")) == pytest.approx(1.0, abs=1e-5)
+    assert len(calls) == 2  # the batch's text was remembered
+    monkeypatch.setattr(embed, "REMEMBER_BATCH", 2)
+    embedder.queries(["x1", "x2", "x3"])  # a judge-sized batch is not kept
+    embedder.query("x1")
+    assert calls[-1] == ["x1"] and len(calls) == 4

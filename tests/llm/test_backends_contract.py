@@ -232,3 +232,33 @@ def test_registry_builds_every_backend_by_name() -> None:
         assert isinstance(local, LocalBackend) and local.model_path.name.endswith(".gguf")
     with pytest.raises(ValueError, match="unknown LLM backend"):
         registry.create("nope", settings)
+
+
+def test_the_fake_keeps_its_own_clock_when_its_reader_is_late(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like a model server, the fake writes its k-th word at k times its pace: a reader held up
+    for a while finds the words waiting instead of pushing every later word back."""
+    from banron.llm import fake
+
+    now = [100.0]
+    slept: list[float] = []
+
+    class Clock:
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+        @staticmethod
+        def sleep(s: float) -> None:
+            slept.append(round(s, 6))
+            now[0] += s
+
+    monkeypatch.setattr(fake, "time", Clock)
+    backend = FakeBackend("one two three four five", delay=0.1)
+    pieces = []
+    for i, piece in enumerate(backend.stream(HELLO)):
+        pieces.append(piece)
+        if i == 0:
+            now[0] += 0.25  # the reader is busy for two and a half words' time
+    assert "".join(pieces) == "one two three four five"
+    assert slept == [0.1, 0.0, 0.0, 0.05, 0.1]
+    assert now[0] == pytest.approx(100.5)  # five words at 0.1 s: the delay did not add up

@@ -193,3 +193,19 @@ def test_a_lost_postgres_connection_is_a_clear_error_and_the_next_call_reconnect
             store.add_turn(rec.id, Turn(1, "student", Side.PRO, "en", "lost"))
         store.add_turn(rec.id, Turn(1, "student", Side.PRO, "en", "retried"))  # a fresh connection
         assert [t.text for t in store.turns(rec.id)] == ["retried"]
+
+
+def test_an_open_sqlite_store_keeps_its_write_ahead_log_between_calls(tmp_path: Any) -> None:
+    # Without a connection held open, each call's connection is the last one to close, and
+    # SQLite then checkpoints the log into the database and deletes it: a cost on every commit.
+    path = tmp_path / "debates.sqlite"
+    store = DebateStore(path)
+    rec = store.create_debate(motion_id="m", motion_text="t", student_side=Side.PRO, kbs=[])
+    store.add_turn(rec.id, Turn(n=1, speaker="student", side=Side.PRO, lang="ko", text="첫 발언"))
+    wal = tmp_path / "debates.sqlite-wal"
+    assert wal.exists() and wal.stat().st_size > 0
+    store.close()
+    assert not wal.exists()  # the last connection closed: checkpointed, nothing left behind
+    again = DebateStore(path)
+    assert [t.text for t in again.turns(rec.id)] == ["첫 발언"]
+    again.close()

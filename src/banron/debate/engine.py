@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 from banron.debate.claims import extract_claims
@@ -21,6 +22,7 @@ from banron.debate.limits import apply_limits
 from banron.debate.opponent import Opponent, Speech
 from banron.debate.phases import Part, PhaseSpeaker
 from banron.domain import Lang, Motion, Side, Turn
+from banron.kb.embed import query_vectors
 from banron.store import DebateRecord, DebateStoreProtocol
 
 if TYPE_CHECKING:
@@ -123,7 +125,7 @@ class DebateEngine:
                 exhibition=exhibition,
                 owner=owner,
             )
-        linker = Linker(rt.tokenizer, rt.embedder.query)
+        linker = Linker(rt.tokenizer, partial(query_vectors, rt.embedder))
         return cls(fmt, motion, student_side, lang, speakers, linker, store, record, [], exhibition)
 
     @classmethod
@@ -140,7 +142,7 @@ class DebateEngine:
             for c in t.citations:
                 if t.side in speakers:
                     speakers[t.side].opp.used.add(c.passage_id)
-        linker = Linker(rt.tokenizer, rt.embedder.query)
+        linker = Linker(rt.tokenizer, partial(query_vectors, rt.embedder))
         return cls(
             get_format(record.format),
             motion,

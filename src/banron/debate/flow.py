@@ -172,26 +172,30 @@ class Linker:
     """Links a new claim to the other side's earlier claims it answers."""
 
     tokenizer: LexicalTokenizer
-    embed: Callable[[str], np.ndarray]
+    embed: Callable[[Sequence[str]], np.ndarray]  # texts -> vectors as rows (one batch)
     dense_threshold: float = DENSE_LINK
     lexical_threshold: float = LEXICAL_LINK
     max_answers: int = MAX_ANSWERS
     _vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def _vector(self, key: str, text: str) -> np.ndarray:
-        if key not in self._vectors:
-            self._vectors[key] = self.embed(text)
-        return self._vectors[key]
+    def _embed_missing(self, items: Sequence[tuple[str, str]]) -> None:
+        """Vectors of the (key, text) pairs not seen yet, in one call: one e5 pass over a speech's
+        claims costs about what one claim alone does."""
+        todo = {key: text for key, text in items if key not in self._vectors}
+        if todo:
+            vectors = self.embed(list(todo.values()))
+            self._vectors.update(zip(todo, vectors, strict=True))
 
     def scores(self, text: str, key: str, candidates: Sequence[Entry]) -> list[tuple[float, float]]:
         """(dense cosine, lexical overlap) of ``text`` against each candidate."""
         if not candidates:
             return []
-        v = self._vector(key, text)
+        self._embed_missing([(key, text), *((e.id, e.claim.text) for e in candidates)])
+        v = self._vectors[key]
         toks = set(self.tokenizer.tokens(text))
         out = []
         for e in candidates:
-            dense = float(np.dot(v, self._vector(e.id, e.claim.text)))
+            dense = float(np.dot(v, self._vectors[e.id]))
             ctoks = set(self.tokenizer.tokens(e.claim.text))
             lexical = len(toks & ctoks) / max(1, min(len(toks), len(ctoks)))
             out.append((dense, lexical))
@@ -200,6 +204,10 @@ class Linker:
     def link(self, claims: Sequence[Claim], side: Side, flow: Flow) -> list[Claim]:
         """``claims`` (made by ``side``) with ``answers`` filled in from the other side's claims."""
         candidates = [e for e in flow.entries if e.side is not side]
+        if candidates:
+            self._embed_missing(
+                [*((c.id, c.text) for c in claims), *((e.id, e.claim.text) for e in candidates)]
+            )
         linked = []
         for c in claims:
             scored = [

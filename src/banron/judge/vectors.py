@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from banron.kb.embed import Embedder, EmbeddingCache, content_hash, get_embedder
+from banron.kb.embed import Embedder, EmbeddingCache, content_hash, get_embedder, query_vectors
 
 BATCH = 16
 
@@ -47,7 +47,7 @@ def embed_queries(
     order = list(todo.values())
     for start in range(0, len(order), BATCH):
         idx = order[start : start + BATCH]
-        vecs = _query_batch(embedder, [texts[i] for i in idx])
+        vecs = query_vectors(embedder, [texts[i] for i in idx])
         fresh = {hashes[i]: vecs[j] for j, i in enumerate(idx)}
         found.update(fresh)
         if cache:
@@ -57,13 +57,6 @@ def embed_queries(
     for i, h in enumerate(hashes):
         out[i] = found[h]
     return out
-
-
-def _query_batch(embedder: Embedder, texts: list[str]) -> np.ndarray:
-    many = getattr(embedder, "queries", None)  # e5 embeds a list of queries in one call
-    if callable(many):
-        return np.asarray(many(texts), dtype=np.float32).reshape(len(texts), -1)
-    return np.stack([embedder.query(t) for t in texts]).astype(np.float32)
 
 
 # -- vectors of the judge's own training data, shipped with the package ---------------------------

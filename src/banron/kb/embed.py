@@ -43,6 +43,17 @@ class Embedder(Protocol):
 
 
 RECENT_QUERIES = 1024  # query vectors kept per embedder (1.5 kB each)
+REMEMBER_BATCH = 32  # larger query batches (the judge's) are not kept among them
+
+
+def query_vectors(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """``query:`` vectors of ``texts`` as rows, in one call when the embedder can batch (e5 can)."""
+    if not texts:
+        return np.zeros((0, embedder.dim), dtype=np.float32)
+    many = getattr(embedder, "queries", None)
+    if callable(many):
+        return np.asarray(many(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+    return np.stack([embedder.query(t) for t in texts]).astype(np.float32)
 
 
 class E5SmallEmbedder:
@@ -77,32 +88,43 @@ class E5SmallEmbedder:
             return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def query(self, text: str) -> np.ndarray:
-        # A student's claim is embedded when it is linked into the flow, then again when banron
-        # searches for evidence against it: the second time is free.
-        with self._lock:
-            hit = self._recent.get(text)
-            if hit is not None:
-                self._recent.move_to_end(text)
-                return hit.copy()
-        if self._encoder is not None:
-            vector = self._encoder.encode([text], is_query=True)[0]
-        else:
-            with self._lock:
-                vector = np.asarray(self._model.query(text), dtype=np.float32)
-        with self._lock:
-            self._recent[text] = vector
-            while len(self._recent) > RECENT_QUERIES:
-                self._recent.popitem(last=False)
-        return vector.copy()
+        return self.queries([text])[0]
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Many ``query:`` vectors in one call (the judge compares sentences by the hundred)."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        if self._encoder is not None:
-            return self._encoder.encode(list(texts), is_query=True)
+        """Many ``query:`` vectors in one call: one forward pass costs about as much for one short
+        text as for four (the weights are read either way), so callers batch what they need.
+
+        A student's claim is embedded when it is linked into the flow, then again when banron
+        searches for evidence against it: the second time is free. Only small batches (a
+        speech's claims) are remembered; the judge's hundreds of sentences have their own cache.
+        """
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
         with self._lock:
-            return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+            for i, text in enumerate(texts):
+                hit = self._recent.get(text)
+                if hit is None:
+                    todo.setdefault(text, []).append(i)
+                else:
+                    self._recent.move_to_end(text)
+                    out[i] = hit
+        if not todo:
+            return out
+        fresh = list(todo)
+        if self._encoder is not None:
+            vectors = self._encoder.encode(fresh, is_query=True)
+        else:
+            with self._lock:
+                vectors = np.asarray(self._model.query(fresh), dtype=np.float32).reshape(len(fresh), -1)
+        remember = len(texts) <= REMEMBER_BATCH
+        with self._lock:
+            for text, vector in zip(fresh, vectors, strict=True):
+                out[todo[text]] = vector
+                if remember:
+                    self._recent[text] = vector.copy()
+            while len(self._recent) > RECENT_QUERIES:
+                self._recent.popitem(last=False)
+        return out
 
     def count_tokens(self, text: str) -> int:
         with self._lock:

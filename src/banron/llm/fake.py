@@ -67,9 +67,13 @@ class FakeBackend:
         if json_schema is not None:
             json.loads(reply)  # a scripted reply to a JSON request must itself be JSON
         # Split into words with their trailing whitespace so "".join() round-trips exactly.
-        for piece in re.findall(r"\S+\s*|\s+", reply):
+        # Paced on the model's own clock: a model server writes its k-th token at about k times
+        # its pace whenever its client reads, so a reader held up (by the interpreter lock, say)
+        # finds the words waiting and catches up, rather than each late read delaying the rest.
+        start = time.monotonic()
+        for k, piece in enumerate(re.findall(r"\S+\s*|\s+", reply), start=1):
             if self.delay:
-                time.sleep(self.delay)
+                time.sleep(max(0.0, start + k * self.delay - time.monotonic()))
             yield piece
 
 

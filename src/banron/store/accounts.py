@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal, cast
 
 from banron.domain import Lang, Motion
-from banron.util import Migration, atomic_sqlite, migrate, utc_now
+from banron.util import Migration, atomic_sqlite, migrate, utc_now, wal_anchor
 
 Role = Literal["student", "teacher", "admin"]
 ROLES: tuple[Role, ...] = ("student", "teacher", "admin")
@@ -173,9 +173,11 @@ class AccountStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         migrate(path, MIGRATIONS)
+        self._anchor = wal_anchor(path)
 
     def close(self) -> None:
-        """Nothing to release (each call opens its own connection); the PostgreSQL store has a pool."""
+        """Each call opens its own connection; only the WAL anchor is left to close."""
+        self._anchor.close()
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

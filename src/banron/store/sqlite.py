@@ -13,7 +13,7 @@ from typing import Any
 
 from banron.domain import Citation, Claim, Motion, Side, Turn
 from banron.store.base import DebateRecord, DuplicateTurn, Status, UnknownDebate
-from banron.util import Migration, atomic_sqlite, migrate, utc_now
+from banron.util import Migration, atomic_sqlite, migrate, utc_now, wal_anchor
 
 
 def _m001_debates(db: sqlite3.Connection) -> None:
@@ -78,6 +78,7 @@ class DebateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         migrate(path, MIGRATIONS)
+        self._anchor = wal_anchor(path)
 
     def create_debate(
         self,
@@ -170,7 +171,8 @@ class DebateStore:
             db.execute("UPDATE debates SET updated_at = ? WHERE id = ?", (now, debate_id))
 
     def close(self) -> None:
-        """Nothing to release: every call opens and closes its own connection."""
+        """Every call opens and closes its own connection; only the WAL anchor is left to close."""
+        self._anchor.close()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path)
