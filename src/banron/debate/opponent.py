@@ -42,6 +42,7 @@ from banron.debate.guard import (
 from banron.domain import Citation, Claim, Hit, Lang, Motion, Passage, Side
 from banron.judge.citations import check_sentence, cited_numbers, rewrite_from_passage, strip_citations
 from banron.kb.chunking import split_sentences
+from banron.kb.embed import query_vectors
 from banron.kb.lang import detect_lang
 from banron.kb.search import Retriever
 from banron.llm import ChatBackend, LLMError, Message
@@ -150,6 +151,9 @@ class Opponent:
         chosen: set[str] = set()
         per_claim = max(1, self.settings.passages_per_claim)
         pools: list[list[Hit]] = []
+        # Every claim's query vector in one e5 pass (remembered by the embedder), not one pass
+        # per claim inside each search: a pass costs about the same for one short text as for four.
+        query_vectors(self.retriever.embedder, [c.text for c in claims])
         for claim in claims:
             hits = self.retriever.counter_evidence(
                 claim.text,
@@ -255,8 +259,17 @@ class _Writer:
         self.dropped: list[str] = []
         self._n_of = {p.id: n for n, p in numbered.items()}
         self._vectors: dict[str, np.ndarray] = {}
+        self._clean: dict[str, bool] = {}  # passage id -> free of planted instructions
         self.quote_limit = 420  # characters of a quoted passage; short phases quote less
         self.notes: list[str] = []
+
+    def _clean_evidence(self) -> list[str]:
+        """The texts of this speech's passages that carry no planted instructions (scanned once
+        per passage: every sentence of the speech is checked against them)."""
+        for p in self.numbered.values():
+            if p.id not in self._clean:
+                self._clean[p.id] = not looks_like_injection(p.text)
+        return [p.text for p in self.numbered.values() if self._clean[p.id]]
 
     def _passage_vector(self, p: Passage) -> np.ndarray:
         # One embedding per cited passage per speech, however many sentences cite it.
@@ -322,7 +335,7 @@ class _Writer:
         sentence = sentence.strip()
         if not sentence:
             return
-        evidence = [p.text for p in self.numbered.values() if not looks_like_injection(p.text)]
+        evidence = self._clean_evidence()
         numbers = cited_numbers(sentence)
         relays = looks_like_injection(sentence)  # e.g. a quote that picked up an injected instruction
         side = self.opp.side
