@@ -166,3 +166,23 @@ def test_a_bridge_that_restates_the_claim_is_refused(runtime: Runtime) -> None:
     assert not writer._restates(
         "Detection is beside the point: unrestricted use leaves students with less practice.", claim
     )
+
+
+def test_citation_checks_use_the_vectors_the_index_stored(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def reply(messages: list[dict[str, str]]) -> str:
+        evidence = next(line for line in messages[-1]["content"].splitlines() if line.startswith("[1] "))
+        return evidence.split("): ", 1)[1] + " [1]"  # one faithful, cited sentence
+
+    embedded: list[str] = []
+    real = runtime.embedder.passages
+
+    def counting(texts):  # type: ignore[no-untyped-def]
+        embedded.extend(texts)
+        return real(texts)
+
+    monkeypatch.setattr(runtime.embedder, "passages", counting)
+    opp = _opponent(runtime, "phone-ban", Side.CON, FakeBackend(reply), style="llm")
+    _, speech = _speak(opp, KO_SPEECH)
+    assert speech.citations and embedded == []  # checked against stored vectors, none re-embedded

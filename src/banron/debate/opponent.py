@@ -272,9 +272,14 @@ class _Writer:
         return [p.text for p in self.numbered.values() if self._clean[p.id]]
 
     def _passage_vector(self, p: Passage) -> np.ndarray:
-        # One embedding per cited passage per speech, however many sentences cite it.
+        # The vector the index stored for the passage when it was added (the same embedder, the
+        # same text): no e5 pass per cited passage. Embedded afresh only if the index has none.
         if p.id not in self._vectors:
-            self._vectors[p.id] = self.opp.retriever.embedder.passages([p.text])[0]
+            retriever = self.opp.retriever
+            stored = retriever.index.vectors(p.kb, [p.id]).get(p.id) if p.kb else None
+            if stored is None or stored.shape != (retriever.embedder.dim,):
+                stored = retriever.embedder.passages([p.text])[0]
+            self._vectors[p.id] = stored
         return self._vectors[p.id]
 
     def finish(self, claims: list[Claim], style: Style, own_claims: list[Claim]) -> Speech:

@@ -516,3 +516,12 @@ def test_browsing_pages_through_passages_in_storage_order(filled: Any) -> None:
     assert filled.browse("t", offset=50, limit=3) == (8, [])
     with pytest.raises(KeyError):
         filled.browse("nothing")
+
+
+def test_stored_vectors_are_returned_by_passage_id(filled: Any) -> None:
+    got = filled.vectors("t", ["p2", "p7", "nothing"])
+    assert set(got) == {"p2", "p7"}
+    for pid, doc, i in (("p2", "d1", 1), ("p7", "d3", 2)):
+        assert got[pid].dtype == np.float32
+        assert np.allclose(got[pid], CORPUS[doc][i].vector, atol=1e-6)
+    assert filled.vectors("t", []) == {}

@@ -78,6 +78,10 @@ class SearchIndex(Protocol):
 
     def get(self, kb: str, passage_id: str) -> Passage | None: ...
 
+    # The stored vectors of these passages (what the embedder made of each passage's text when
+    # it was added); ids not in the knowledge base are left out.
+    def vectors(self, kb: str, passage_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
     # A page of a knowledge base's passages in storage order (documents, then position), only
     # those of one stance when given, with how many there are in all (the teachers' browser).
     def browse(

@@ -612,6 +612,21 @@ class PostgresIndex:
             ).fetchone()
         return passage_from_row(kb, row) if row else None
 
+    def vectors(self, kb: str, passage_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        if not passage_ids:
+            return {}
+        with self._conn() as db:
+            rows = db.execute(
+                "SELECT p.id, p.embedding FROM passages p JOIN kbs k ON k.id = p.kb_id"
+                " WHERE k.name = %s AND p.id = ANY(%s)",
+                (no_nul(kb), [no_nul(i) for i in passage_ids]),
+            ).fetchall()
+        # pgvector hands back its Vector type (older releases: a numpy array).
+        return {
+            str(i): np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
+            for i, v in rows
+        }
+
     def all_passages(self, kb: str) -> list[Passage]:
         """Every passage of ``kb`` in storage order (document, then position)."""
         with self._conn() as db:

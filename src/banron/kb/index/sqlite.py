@@ -107,6 +107,12 @@ class _Loaded:
     groups: list[tuple[str, str, str]]  # (motion, stance, lang) of each group, in row order
     bounds: np.ndarray  # group g holds rows bounds[g]:bounds[g + 1]
     selections: dict[Filters, _Selection] = field(default_factory=dict)
+    _row_of: dict[str, int] | None = None  # passage id -> row, made on first use
+
+    def row_of(self) -> dict[str, int]:
+        if self._row_of is None:
+            self._row_of = {p.id: i for i, p in enumerate(self.passages)}
+        return self._row_of
 
 
 class SQLiteIndex:
@@ -322,6 +328,11 @@ class SQLiteIndex:
         self, kbs: Sequence[str], vector: np.ndarray, k: int, filters: Filters
     ) -> list[tuple[Passage, float]]:
         return self._top(kbs, k, filters, "dense", vector)
+
+    def vectors(self, kb: str, passage_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        data = self._load(kb)
+        rows = data.row_of()
+        return {i: data.matrix[rows[i]].copy() for i in passage_ids if i in rows}
 
     def all_passages(self, kb: str) -> list[Passage]:
         return list(self._load(kb).stored)
