@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -136,7 +137,9 @@ def test_the_cross_lingual_gap_search_relies_on_is_what_e5_shows_on_the_bundled_
         assert abs((same - cross) - embedder.cross_lingual_gap) < 0.015, (q, same - cross)  # type: ignore[attr-defined]
 
 
-def test_the_embedder_remembers_recent_queries(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[list[str]]]:
+    """A fresh e5 embedder and the list of texts each encoder call was given."""
     from banron.kb import embed
 
     embedder = embed.E5SmallEmbedder()
@@ -149,6 +152,13 @@ def test_the_embedder_remembers_recent_queries(monkeypatch: pytest.MonkeyPatch) 
         return real(texts, is_query)
 
     monkeypatch.setattr(embedder._encoder, "encode", counting)
+    return embedder, calls
+
+
+def test_the_embedder_remembers_recent_queries(counted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from banron.kb import embed
+
+    embedder, calls = counted
     monkeypatch.setattr(embed, "RECENT_QUERIES", 2)
     first = embedder.query("숙제는 수면을 빼앗는다")
     first[:] = 0  # a caller scribbling on its copy does not reach the memory
@@ -161,20 +171,11 @@ def test_the_embedder_remembers_recent_queries(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_a_batch_of_queries_is_one_encoder_call_and_reuses_what_is_remembered(
-    monkeypatch: pytest.MonkeyPatch,
+    counted: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from banron.kb import embed
 
-    embedder = embed.E5SmallEmbedder()
-    calls: list[list[str]] = []
-    assert embedder._encoder is not None
-    real = embedder._encoder.encode
-
-    def counting(texts, is_query=False):  # type: ignore[no-untyped-def]
-        calls.append(list(texts))
-        return real(texts, is_query)
-
-    monkeypatch.setattr(embedder._encoder, "encode", counting)
+    embedder, calls = counted
     alone = embedder.query("교복은 개성을 막는다")
     batch = embedder.queries(["교복은 개성을 막는다", "Uniforms cost too much", "Uniforms cost too much"])
     # Only the text not seen yet is encoded, once although it is asked for twice.
