@@ -38,6 +38,7 @@ bench: install  ## figures we track: each prints a table and writes JSON under b
 	$(VENV)/bin/banron eval retrieval --beir benchmarks/data/ko-counter --json benchmarks/results/ko_counter.json
 	$(PY) benchmarks/arguana.py  # skips cleanly when ../shared/data is absent
 	$(PY) benchmarks/flow_eval.py
+	$(PY) benchmarks/turn_cpu.py
 	$(PY) benchmarks/citation_precision.py
 	$(VENV)/bin/banron eval judge --json benchmarks/results/judge.json  # skips without ../shared/data
 
