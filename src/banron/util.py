@@ -42,9 +42,9 @@ def wal_anchor(path: Path) -> sqlite3.Connection:
 
     The stores open a short connection per call. When the last connection to a WAL database
     closes, SQLite checkpoints the log into the database and deletes it, so without an anchor
-    every commit paid for a checkpoint too: a debate turn took 20 ms instead of 8 here. The
-    anchor never starts a transaction, so it blocks neither readers nor writers nor the
-    automatic checkpoints.
+    every commit paid for a checkpoint too (a stored debate turn: 8-10 ms p50 instead of 2-3 on
+    a busy disk, ``benchmarks/store_latency.py``). The anchor never starts a transaction, so it
+    blocks neither readers nor writers nor the automatic checkpoints.
     """
     db = sqlite3.connect(path, timeout=30, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
