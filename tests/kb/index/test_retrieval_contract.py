@@ -64,3 +64,20 @@ def test_counter_evidence_comes_from_the_other_side(retriever: Retriever) -> Non
 def test_hybrid_contains_hits_from_both_rankings(retriever: Retriever) -> None:
     hits = retriever.search("숙제 스트레스", ["t"], top_k=5)
     assert any(h.lexical_rank for h in hits) and any(h.dense_rank for h in hits)
+
+
+def test_hybrid_is_the_same_whether_its_halves_run_side_by_side_or_in_turn(
+    retriever: Retriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = ["숙제는 필요하다", "homework helps students learn", "숙제가 학습에 도움"]
+    filters = [None, Filters(stances=("con",))]
+
+    def run() -> list[list[tuple[str, float, int | None, int | None]]]:
+        hits = [retriever.search(q, ["t"], filters=f) for q in queries for f in filters]
+        return [[(h.passage.id, h.score, h.lexical_rank, h.dense_rank) for h in hs] for hs in hits]
+
+    index_type = type(retriever.index)
+    default = getattr(index_type, "concurrent_reads", False)
+    first = run()
+    monkeypatch.setattr(index_type, "concurrent_reads", not default, raising=False)
+    assert run() == first and any(first)

@@ -227,13 +227,17 @@ class PostgresIndex:
     all in one aggregate: exact BM25. Longer lists are read only in part (``_lexical_capped``).
     """
 
+    # Searches may run at once on the pool's connections: a hybrid search's lexical and dense
+    # halves run side by side (``Retriever.search``).
+    concurrent_reads = True
+
     def __init__(
         self,
         url: str,
         *,
         schema: str = "banron_kb",
         ef_search: int = 100,
-        pool_size: int = 4,
+        pool_size: int = 8,
         auto_index: bool = True,
         connect_timeout: float = 10.0,
         exact_below: int = 20_000,
