@@ -8,7 +8,9 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +96,32 @@ def create_file_once(path: Path, data: bytes) -> bool:
         return False
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+class ForkSafeThreadPool:
+    """A thread pool made on first use, and made afresh in a forked child.
+
+    A forked child (a test server, a worker) inherits the pool object but none of its threads:
+    work handed to it would wait forever. So the child drops the pool, and the lock, which
+    another thread may have held at the fork, and starts its own pool when it first needs one.
+    """
+
+    def __init__(self, name: str, workers: Callable[[], int]) -> None:
+        self._name = name
+        self._workers = workers
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self.lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def get(self) -> ThreadPoolExecutor:
+        with self.lock:
+            if self._pool is None:
+                workers = max(1, self._workers())
+                self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self._name)
+            return self._pool
 
 
 def utc_now() -> str:

@@ -20,7 +20,6 @@ import math
 import mmap
 import os
 import struct
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +27,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from banron.util import ForkSafeThreadPool
 
 QK = 32  # weights per Q4_0 block: one fp16 scale, 32 four-bit values
 _Q4 = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])
@@ -356,35 +357,19 @@ class E5Encoder:
 # anything else a 2-thread BLAS was several times slower than one thread. So the first encoder
 # sets BLAS to one thread for the whole process, once (changing it back and forth while other
 # threads are inside BLAS is not safe), and every caller then runs on its own core.
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
+_POOL = ForkSafeThreadPool("e5", lambda: int(os.environ.get(E5_THREADS_VAR) or os.cpu_count() or 1))
 _blas_limited = False
 
 
 def _pool() -> ThreadPoolExecutor:
     """One thread per core, shared by every encoder in the process (numpy releases the GIL)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            threads = int(os.environ.get(E5_THREADS_VAR) or os.cpu_count() or 1)
-            _POOL = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="e5")
-        return _POOL
-
-
-def _forget_pool_in_child() -> None:
-    # A forked child (a test server, a worker) inherits the pool object but none of its threads:
-    # work handed to it would wait forever. The child starts its own pool when it first encodes.
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool_in_child)
+    return _POOL.get()
 
 
 def single_threaded_blas() -> None:
     """Set numpy's BLAS to one thread for this process (idempotent; see the note above)."""
     global _blas_limited
-    with _POOL_LOCK:
+    with _POOL.lock:
         if not _blas_limited:
             from threadpoolctl import threadpool_limits
 

@@ -8,10 +8,7 @@ motion first, which is what a rebuttal needs: evidence *against* the student's c
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
@@ -23,30 +20,13 @@ from banron.kb.embed import Embedder
 from banron.kb.index.base import Filters, SearchIndex
 from banron.kb.lang import detect_lang
 from banron.kb.tokenize import LexicalTokenizer
+from banron.util import ForkSafeThreadPool
 
 Mode = Literal["lexical", "dense", "hybrid"]
 LANGS: tuple[str, ...] = get_args(Lang)
 
-_SIDE_POOL: ThreadPoolExecutor | None = None
-_SIDE_LOCK = threading.Lock()
-
-
-def _side_pool() -> ThreadPoolExecutor:
-    """Threads that run a hybrid search's lexical half beside its dense half (database indexes)."""
-    global _SIDE_POOL
-    with _SIDE_LOCK:
-        if _SIDE_POOL is None:
-            _SIDE_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="banron-lexical")
-        return _SIDE_POOL
-
-
-def _forget_side_pool_in_child() -> None:
-    # A forked child inherits the pool object but none of its threads (see e5_engine's pool).
-    global _SIDE_POOL, _SIDE_LOCK
-    _SIDE_POOL, _SIDE_LOCK = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_side_pool_in_child)
+# Threads that run a hybrid search's lexical half beside its dense half (database indexes).
+_SIDE_POOL = ForkSafeThreadPool("banron-lexical", lambda: 8)
 
 
 def reciprocal_rank_fusion(
@@ -88,7 +68,8 @@ class Retriever:
             # A database index answers on several connections: its BM25 query runs while the
             # query is embedded and the dense search runs here, so hybrid takes about as long as
             # the slower of the two, not their sum.
-            pending = _side_pool().submit(self.index.lexical, kbs, self.tokenizer.tokens(query), n, filters)
+            tokens = self.tokenizer.tokens(query)
+            pending = _SIDE_POOL.get().submit(self.index.lexical, kbs, tokens, n, filters)
             try:
                 dense = self.dense(kbs, self.embedder.query(query), n, filters, query_lang)
             finally:
