@@ -206,6 +206,8 @@ MIGRATIONS: list[PgMigration] = [
 ]
 
 _COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end", page, section'
+# Storage order, as the SQLite index keeps it: documents by id (bytewise), then position.
+_STORAGE_ORDER = 'doc_id COLLATE "C", start, id COLLATE "C"'
 # Binary COPY types of (pid, kb_id, _COLS..., grp, tokens, length, dim, embedding).
 _PASSAGE_TYPES = ["int8", "int4", "text", "text", "text", "text", "text", "text", "text", "text"]
 _PASSAGE_TYPES += ["int4", "int4", "int4", "text", "int4", "text[]", "int4", "int4", "vector"]
@@ -638,8 +640,7 @@ class PostgresIndex:
             if kb_id is None:
                 raise KeyError(f"no knowledge base named {kb!r}")
             rows = db.execute(
-                f'SELECT {_COLS} FROM passages WHERE kb_id = %s ORDER BY doc_id COLLATE "C", start,'
-                ' id COLLATE "C"',
+                f"SELECT {_COLS} FROM passages WHERE kb_id = %s ORDER BY {_STORAGE_ORDER}",
                 (kb_id,),
             ).fetchall()
         return [passage_from_row(kb, r) for r in rows]
@@ -665,8 +666,8 @@ class PostgresIndex:
             params = {"kb": kb_id, "stance": stance, "off": max(0, offset), "lim": max(0, limit)}
             row = db.execute(f"SELECT count(*) FROM passages WHERE {where}", params).fetchone()
             rows = db.execute(
-                f'SELECT {_COLS} FROM passages WHERE {where} ORDER BY doc_id COLLATE "C", start,'
-                ' id COLLATE "C" OFFSET %(off)s LIMIT %(lim)s',
+                f"SELECT {_COLS} FROM passages WHERE {where} ORDER BY {_STORAGE_ORDER}"
+                " OFFSET %(off)s LIMIT %(lim)s",
                 params,
             ).fetchall()
         return (int(row[0]) if row else 0), [passage_from_row(kb, r) for r in rows]
