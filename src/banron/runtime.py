@@ -75,3 +75,7 @@ class Runtime:
         if any(self.index.document_hash(content.BUNDLED_KB, d.doc_id) is None for d in docs):
             seed_cache(self.cache, self.embedder.name)
         return ingestor.add_documents(content.BUNDLED_KB, docs)
+
+    def warm_up(self) -> None:
+        """Load what the first search loads: the embedder, the tokenizer, the bundled evidence."""
+        self.retriever.search("warm-up", [content.BUNDLED_KB], top_k=1)

@@ -18,23 +18,59 @@ from pathlib import Path
 Migration = tuple[str, Callable[[sqlite3.Connection], None]]
 
 
+WRITE_WAIT_S = 30.0  # how long a writer waits for the database, in-process lock or SQLite's own
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def _reset_write_locks() -> None:
+    # A forked child has none of the parent's threads: a lock one of them held would never be freed.
+    global _write_locks_guard
+    _write_locks.clear()
+    _write_locks_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_write_locks)
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    key = os.path.abspath(path)
+    with _write_locks_guard:
+        lock = _write_locks.get(key)
+        if lock is None:
+            lock = _write_locks[key] = threading.Lock()
+        return lock
+
+
 @contextmanager
 def atomic_sqlite(path: Path) -> Iterator[sqlite3.Connection]:
     """A connection whose statements commit together or not at all, then close.
 
-    WAL lets readers (a search) proceed while a writer (an ingest) works.
+    WAL lets readers (a search) proceed while a writer (an ingest) works. Writers of one database
+    in this process queue on a lock of their own before ``BEGIN IMMEDIATE``: SQLite admits one
+    writer at a time anyway, but a writer refused by SQLite polls, sleeping 1, 2, 5, 10, 15, 20,
+    25... ms between tries, so under eight engine threads a stored turn waited tens of ms for a
+    lock freed after one. A lock wakes the next writer at once. Other processes still meet
+    SQLite's own waiting.
     """
-    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    lock = _write_lock(path)
+    db = sqlite3.connect(path, timeout=WRITE_WAIT_S, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA foreign_keys=ON")
-        db.execute("BEGIN IMMEDIATE")
+        if not lock.acquire(timeout=WRITE_WAIT_S):
+            raise sqlite3.OperationalError("database is locked")  # what SQLite says after its wait
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            lock.release()
     finally:
         db.close()
 

@@ -6,22 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from web_helpers import Session, login, minimal_pdf
-
-
-def wait_job(s: Session, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = s.client.get(f"/api/ingest/{job_id}").json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError("ingest did not finish in time")
+from web_helpers import UNIFORMS, Session, login, minimal_pdf, wait_job
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +18,6 @@ def teacher(web: tuple[FastAPI, Any]) -> Session:
     return login(web[0], "teacher")
 
 
-UNIFORMS = [
-    {"id": "u1", "title": "교복 비용", "stance": "pro", "lang": "ko",
-     "text": "교복 한 벌의 가격은 30만 원이 넘어 저소득 가정에 큰 부담이 된다."},
-    {"id": "u2", "title": "교복과 소속감", "stance": "con", "lang": "ko",
-     "text": "교복은 학생들에게 소속감을 주고 빈부 격차를 가려 준다."},
-    {"id": "u3", "title": "등교 준비", "stance": "con", "lang": "ko",
-     "text": "교복을 입으면 아침마다 옷을 고르는 시간이 줄어든다."},
-]  # fmt: skip
 HTML = (
     b"<html><head><title>Uniform page</title></head><body><article>"
     b"<p>Uniform rules vary by school district and region.</p></article></body></html>"

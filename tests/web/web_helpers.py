@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported lazily: benchmarks/web_first_token.py uses minimal_pdf without a test client
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
+# A small labelled knowledge base (JSONL lines): one passage for the motion, two against it.
+UNIFORMS: list[dict[str, str]] = [
+    {"id": "u1", "title": "교복 비용", "stance": "pro", "lang": "ko",
+     "text": "교복 한 벌의 가격은 30만 원이 넘어 저소득 가정에 큰 부담이 된다."},
+    {"id": "u2", "title": "교복과 소속감", "stance": "con", "lang": "ko",
+     "text": "교복은 학생들에게 소속감을 주고 빈부 격차를 가려 준다."},
+    {"id": "u3", "title": "등교 준비", "stance": "con", "lang": "ko",
+     "text": "교복을 입으면 아침마다 옷을 고르는 시간이 줄어든다."},
+]  # fmt: skip
+
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -90,3 +101,13 @@ def minimal_pdf(pages: list[list[str]], title: str = "") -> bytes:
         trailer += b" /Info %d 0 R" % info
     out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+def wait_job(s: Session, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job: dict[str, Any] = s.client.get(f"/api/ingest/{job_id}").json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.1)
+    raise AssertionError("ingest did not finish in time")

@@ -19,6 +19,7 @@ def serve(
 ) -> None:
     """Serve the web app for students and teachers (sign in with an account from `banron users add`)."""
     import socket
+    import threading
 
     import uvicorn
 
@@ -43,8 +44,31 @@ def serve(
             "(change it on the account page; add teachers and students there or with `banron users add`)",
             soft_wrap=True,
         )
+    threading.Thread(target=settle, args=(web.state.banron,), name="banron-settle", daemon=True).start()
     config = uvicorn.Config(web, log_level="warning", proxy_headers=True, timeout_graceful_shutdown=3)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def settle(state: Any) -> None:
+    """Load what the first speech would, then exempt it from the garbage collector's full passes.
+
+    A full collection walks every object the interpreter tracks, with every thread stopped: the
+    loaded evidence's passages, the tokenizer's and the app's objects, tens of ms per pass. Under
+    eight engine threads that stall landed on every speech under way (up to ~100 ms each, a few
+    times a minute, in ``benchmarks/load.py``). What start-up loads lives as long as the server,
+    so it is frozen out of those passes (``gc.freeze``); what debates create is still collected.
+    Runs in the background, so the server answers at once; a failure here is left for the first
+    request to report.
+    """
+    import gc
+
+    try:
+        state.engine.ready.result()
+        state.rt.warm_up()
+    except Exception:  # the request that needs it gets the error, with its context
+        return
+    gc.collect()
+    gc.freeze()
 
 
 def first_admin(accounts: Any) -> str | None:

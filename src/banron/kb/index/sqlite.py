@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import sqlite3
 import threading
 from collections import Counter
@@ -121,6 +122,7 @@ class SQLiteIndex:
         migrate(path, MIGRATIONS)
         self._loaded: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
+        self._probe = threading.local()  # each thread's connection for generation checks
 
     # -- document housekeeping (kb docs / kb rm, incremental ingest): see maintenance.py ---------
     def list_documents(self, kb: str) -> list[DocumentInfo]:
@@ -143,6 +145,21 @@ class SQLiteIndex:
 
     def set_labels(self, kb: str, passage_id: str, *, stance: Stance, motion: str) -> bool:
         return maintenance.set_passage_labels(self.path, kb, passage_id, stance=stance, motion=motion)
+
+    def _probe_db(self) -> sqlite3.Connection:
+        """This thread's connection, kept open, for the generation check every search makes.
+
+        Opening a connection per check costs little alone (0.2 ms), but each of its steps gives up
+        the interpreter lock, and with eight engine threads busy each step waited to get it back:
+        ~20 ms a speech in a profile of ``benchmarks/load.py``. A plain SELECT holds no snapshot
+        between calls (the driver begins transactions only for writes), so the connection sees
+        every commit and never holds back a checkpoint. A forked child opens its own.
+        """
+        db: sqlite3.Connection | None = getattr(self._probe, "db", None)
+        if db is None or self._probe.pid != os.getpid():
+            db = sqlite3.connect(self.path, timeout=30)
+            self._probe.db, self._probe.pid = db, os.getpid()
+        return db
 
     def _read(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -242,8 +259,7 @@ class SQLiteIndex:
         return passage_from_row(kb, row) if row else None
 
     def _generation(self, kb: str) -> int:
-        with self._read() as db:
-            row = db.execute("SELECT generation FROM kbs WHERE name = ?", (kb,)).fetchone()
+        row = self._probe_db().execute("SELECT generation FROM kbs WHERE name = ?", (kb,)).fetchone()
         if row is None:
             raise KeyError(f"no knowledge base named {kb!r}")
         return int(row[0])
