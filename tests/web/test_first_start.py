@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
+from concurrent.futures import Future
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from banron.cli.web import first_admin
+from banron.cli.web import first_admin, settle
+from banron.kb.index.sqlite import SQLiteIndex
 from banron.store.accounts import AccountError, AccountStore
 from banron.web.state import load_secret
 
@@ -70,3 +75,23 @@ def test_first_admin_is_made_once_even_when_another_worker_wins(tmp_path: Path) 
             raise AccountError("a user named 'admin' already exists")
 
     assert first_admin(Racing()) is None
+
+
+def test_settling_loads_what_the_first_speech_needs_then_freezes_it(web: tuple[Any, Any]) -> None:
+    state = web[0].state.banron
+    gc.unfreeze()
+    try:
+        settle(state)
+        assert gc.get_freeze_count() > 0
+        index = state.rt.index
+        assert isinstance(index, SQLiteIndex) and "bundled" in index._loaded  # the evidence is in memory
+    finally:
+        gc.unfreeze()  # the rest of the suite collects as usual
+
+
+def test_a_failed_warm_up_freezes_nothing_and_leaves_the_error_to_a_request() -> None:
+    ready = Future[None]()
+    ready.set_exception(OSError("disk gone"))
+    gc.unfreeze()
+    settle(SimpleNamespace(engine=SimpleNamespace(ready=ready)))  # nothing escapes the thread's function
+    assert gc.get_freeze_count() == 0
