@@ -11,5 +11,5 @@ class WebConfig:
     max_body_bytes: int = 1024 * 1024  # any other request
     turns_per_minute: int = 6  # student speeches a user may submit per minute
     session_days: int = 14
-    engine_cache: int = 32  # live debate engines kept in memory (others are resumed from the store)
+    engine_cache: int = 64  # live debate engines kept in memory (others are resumed from the store)
     speech_chars: int = 20_000  # longest speech accepted (the phase's word limit cuts far earlier)
