@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from web_app import runtime_sharing
-from web_helpers import Session, csrf_from, login
+from web_helpers import Session, csrf_from, login, wait_job
 
 from banron.web.debates import SpeechJob
 
@@ -221,7 +221,7 @@ def test_student_input_and_document_titles_render_inert(web: tuple[FastAPI, Any]
         "POST", "/api/kbs/inert/upload", files=[("files", ("evil.jsonl", line.encode(), "text/plain"))]
     )
     assert r.status_code == 202
-    _wait(teacher, r.json()["id"])
+    wait_job(teacher, r.json()["id"])
     listing = teacher.client.get("/teacher/kb/inert").text
     assert "<img src=x onerror" not in listing and "&lt;img src=x onerror=alert(2)&gt;제목" in listing
     # Markup the page scripts receive is inserted as text (debate.js never assigns innerHTML).
@@ -234,18 +234,6 @@ def test_student_input_and_document_titles_render_inert(web: tuple[FastAPI, Any]
             and "insertAdjacentHTML" not in source
             and "document.write" not in source
         )
-
-
-def _wait(s: Session, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = s.client.get(f"/api/ingest/{job_id}").json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError("ingest did not finish")
 
 
 def test_csrf_token_is_in_every_form(alice: Session, one_exchange: dict[str, Any]) -> None:
