@@ -52,13 +52,13 @@ def serve(
 def settle(state: Any) -> None:
     """Load what the first speech would, then exempt it from the garbage collector's full passes.
 
-    A full collection walks every object the interpreter tracks, with every thread stopped: the
-    loaded evidence's passages, the tokenizer's and the app's objects, tens of ms per pass. Under
-    eight engine threads that stall landed on every speech under way (up to ~100 ms each, a few
-    times a minute, in ``benchmarks/load.py``). What start-up loads lives as long as the server,
-    so it is frozen out of those passes (``gc.freeze``); what debates create is still collected.
-    Runs in the background, so the server answers at once; a failure here is left for the first
-    request to report.
+    A full collection walks every object the interpreter tracks, with every thread stopped, and
+    lands on every speech under way (in ``benchmarks/load.py``: about two a minute, 32-88 ms each).
+    What start-up loads lives as long as the server, so it is frozen out of those passes
+    (``gc.freeze``); what debates create is still collected, and is most of what a pass walks:
+    the freeze took the passes measured to 27-61 ms, no more. The warm-up also spares the first
+    student's speech the loading. Runs in the background, so the server answers at once; a
+    failure here is left for the first request to report.
     """
     import gc
 

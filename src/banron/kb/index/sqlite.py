@@ -151,7 +151,7 @@ class SQLiteIndex:
 
         Opening a connection per check costs little alone (0.2 ms), but each of its steps gives up
         the interpreter lock, and with eight engine threads busy each step waited to get it back:
-        ~20 ms a speech in a profile of ``benchmarks/load.py``. A plain SELECT holds no snapshot
+        10-20 ms a speech in a profile of ``benchmarks/load.py``. A plain SELECT holds no snapshot
         between calls (the driver begins transactions only for writes), so the connection sees
         every commit and never holds back a checkpoint. A forked child opens its own.
         """
