@@ -5,6 +5,9 @@ reply at a realistic pace (``llm.fake.tokens_per_s``, default 20 words/s) and ``
 so every banron speech spends real wall-clock time "in the model". Each of N students (own account,
 own bearer token) starts a free-sparring debate and then loops for the bounded time: submit a
 speech (``POST /api/debates/{id}/turns``), then stream banron's answer (``POST .../speak``, SSE).
+Every speech is two or three claims no other speech of the run repeats (``student_speech``), so
+each is embedded and tokenized afresh, as a class's speeches are; ``--repeat-texts`` cycles four
+fixed speeches instead (what runs before 2026-11-28's evening did: mostly cache hits).
 
 What is measured, per banron speech:
 
@@ -28,7 +31,8 @@ route, like nginx's hash of the debate id). ``--engine-threads`` is then per wor
 interpreters instead of one. RSS is the sum over the workers.
 
     python benchmarks/load.py [--debates 50] [--seconds 300] [--tokens-per-s 20] [--reply-words 40]
-                              [--engine-threads 8] [--workers 1] [--json benchmarks/results/load.json]
+                              [--engine-threads 8] [--workers 1] [--repeat-texts]
+                              [--json benchmarks/results/load.json]
 """
 
 from __future__ import annotations
@@ -62,6 +66,57 @@ SPEECHES = [
     "스마트폰 중독은 청소년의 수면 시간을 줄입니다. 학교가 금지하면 쉬는 시간에 친구와 대화가 늘어납니다.",
     "여러 나라의 학교가 이미 휴대폰을 금지했고 성적이 올랐습니다. 규칙이 분명하면 교사의 지도도 쉬워집니다.",
 ]
+# Every student writes their own sentences: a class never repeats one, so the embedder's and the
+# tokenizer's memories of recent texts (which serve one debate's own claims) must not serve the
+# whole benchmark. Each speech is two or three of these claims, their slots filled per student
+# and turn (``student_speech``); ``--repeat-texts`` cycles SPEECHES instead, as runs before
+# 2026-11-28 (evening) did.
+CLAIMS = [
+    "{school} 학생 {n}명에게 물어보니 {pct}%가 수업 중 휴대폰 알림 때문에 집중이 끊긴다고 답했습니다.",
+    "휴대폰을 걷은 뒤 {school} {grade}학년 {n}명의 수학 평균이 {pct}점 올랐다는 결과가 있습니다.",
+    "쉬는 시간 {minutes}분 동안 휴대폰만 보는 학생이 {n}명 중 절반이라 친구와 대화하는 시간이 줄어듭니다.",
+    "단체 대화방에서 생긴 따돌림 때문에 {school}에서는 {n}명 가운데 {pct}명이 상담을 받았습니다.",
+    "밤늦게까지 휴대폰을 쓰는 {grade}학년 학생 {n}명은 평균 수면 시간이 {minutes}분 짧았습니다.",
+    "비상 연락은 교무실 전화로 충분하고, 학생 {n}명인 {school}은 몇 년째 그렇게 운영합니다.",
+    "수업에 필요한 검색은 학교 태블릿으로 대신할 수 있으니 {n}명 모두 개인 휴대폰이 필요 없습니다.",
+    "{city}의 학교들이 휴대폰을 금지한 뒤 교사 {n}명 중 {pct}%가 수업 분위기가 좋아졌다고 말했습니다.",
+    "규칙이 학교마다 다르면 {grade}학년 담임 선생님들이 학생 {n}명과 매일 {minutes}분씩 실랑이를 합니다.",
+    "휴대폰 게임에 하루 {minutes}분 이상 쓰는 학생이 {school} {n}명 중 {pct}%나 됩니다.",
+    "시험 기간에 휴대폰을 맡긴 {school} 학생 {n}명은 공부 시간이 하루 {grade}시간 늘었다고 답했습니다.",
+    "{city} 교육청 자료를 보면 휴대폰 관련 교권 침해가 작년에 {n}건이나 보고되었습니다.",
+]
+SLOTS = {
+    "school": [
+        f"{name}{kind}"
+        for name in ("한빛", "새솔", "푸른", "미래", "다온", "가람", "누리", "해솔")
+        for kind in ("중학교", "고등학교", "여자고등학교")
+    ],
+    "city": ["서울", "부산", "대구", "인천", "광주", "대전", "울산", "세종", "수원", "전주"],
+}
+
+
+def student_speech(student: int, turn: int) -> str:
+    """Student ``student``'s ``turn``-th speech: two or three claims no other speech repeats."""
+    import random
+
+    rng = random.Random(student * 100_003 + turn)
+    picks = rng.sample(CLAIMS, 2 + (student + turn) % 2)
+    out = []
+    for j, claim in enumerate(picks):
+        out.append(
+            claim.format(
+                school=rng.choice(SLOTS["school"]),
+                city=rng.choice(SLOTS["city"]),
+                grade=1 + (student + j) % 3,
+                pct=10 + (student * 7 + turn * 3 + j) % 80,
+                # one number per student, turn and place: every sentence of the run is new
+                n=100 + j + 3 * (student + 1000 * turn),
+                minutes=15 + (student * 11 + turn * 5 + j * 3) % 90,
+            )
+        )
+    return " ".join(out)
+
+
 # What the fake "model" says: Korean sentences without citations (the checker keeps or drops them;
 # either way the words were streamed at the model's pace).
 REPLY_SENTENCES = [
@@ -191,6 +246,7 @@ async def student(
     model_ms: float,
     timeout: float,
     max_turns: int | None = None,
+    repeat_texts: bool = False,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, timeout=timeout) as client:
@@ -208,11 +264,8 @@ async def student(
             k = i
             while time.monotonic() < stop_at and (max_turns is None or len(stats.speeches) < max_turns):
                 t0 = time.perf_counter()
-                r = await client.post(
-                    f"/api/debates/{debate}/turns",
-                    json={"text": SPEECHES[k % len(SPEECHES)]},
-                    headers=headers,
-                )
+                text = SPEECHES[k % len(SPEECHES)] if repeat_texts else student_speech(i, k - i)
+                r = await client.post(f"/api/debates/{debate}/turns", json={"text": text}, headers=headers)
                 if r.status_code == 429:
                     stats.rate_limited += 1
                     await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
@@ -236,13 +289,20 @@ async def student(
 
 
 async def run(
-    bases: list[str], tokens: list[str], seconds: float, model_ms: float, pids: list[int]
+    bases: list[str],
+    tokens: list[str],
+    seconds: float,
+    model_ms: float,
+    pids: list[int],
+    repeat_texts: bool = False,
 ) -> dict[str, Any]:
     """Warm every worker up, then run ``len(tokens) - len(bases)`` students for ``seconds``."""
     # Warm-up (excluded): a worker's first speech loads the embedder and the evidence into memory.
     warm = Stats()
     for w, base in enumerate(bases):
-        await student(w, base, tokens[w], time.monotonic() + 600, warm, model_ms, 600, max_turns=w + 1)
+        await student(
+            100_000 + w, base, tokens[w], time.monotonic() + 600, warm, model_ms, 600, w + 1, repeat_texts
+        )
     if warm.errors or len(warm.speeches) != len(bases):
         raise SystemExit(f"warm-up failed: {warm.errors}")
     if min(s["worked_ms"] for s in warm.speeches) < model_ms:
@@ -264,7 +324,16 @@ async def run(
     # waits too, and stops a grace period after the run's end (unfinished speeches are reported).
     tasks = [
         asyncio.create_task(
-            student(i + 1, bases[i % len(bases)], tok, stop_at, stats, model_ms, timeout=seconds + 600)
+            student(
+                i + 1,
+                bases[i % len(bases)],
+                tok,
+                stop_at,
+                stats,
+                model_ms,
+                timeout=seconds + 600,
+                repeat_texts=repeat_texts,
+            )
         )
         for i, tok in enumerate(students)
     ]
@@ -318,6 +387,7 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
         "store": store_label(),
         "engine_threads": args.engine_threads,
         "workers": args.workers,
+        "student_texts": "repeated" if args.repeat_texts else "unique",
         "debates_started": stats.debates_started,
         "banron_turns": len(sp),
         "student_turns": len(stats.submits_ms),
@@ -348,6 +418,11 @@ def main() -> None:
     ap.add_argument("--reply-words", type=int, default=40, help="words the fake model says per speech")
     ap.add_argument("--engine-threads", type=int, default=8, help="each server's debate.parallel_speeches")
     ap.add_argument("--workers", type=int, default=1, help="banron serve processes, debates spread over them")
+    ap.add_argument(
+        "--repeat-texts",
+        action="store_true",
+        help="every student cycles the same four speeches (cache hits), as runs before the unique texts",
+    )
     ap.add_argument("--json", type=Path, default=RESULTS / "load.json")
     args = ap.parse_args()
     if args.workers < 1 or args.engine_threads < 1:
@@ -367,10 +442,12 @@ def main() -> None:
             console.print(
                 f"banron serve at {where}; {args.debates} debates for {args.seconds:.0f} s; "
                 f"fake model {args.tokens_per_s:g} words/s, {model_ms / 1000:.1f} s per speech; "
+                f"student texts {'repeated' if args.repeat_texts else 'unique'}; "
                 f"store: {store_label()}"
             )
             bases = [base for _, base in servers]
-            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, [p.pid for p, _ in servers]))
+            pids = [p.pid for p, _ in servers]
+            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, pids, args.repeat_texts))
         finally:
             for proc, _ in servers:
                 proc.kill()

@@ -225,3 +225,29 @@ def test_identical_ids_are_dropped_before_cutting_to_depth_and_chunks_collapse()
     assert rankings["q"] == [f"d{i}" for i in range(100)]  # 100 distinct documents, the query gone
     rankings, _ = search_mode(fake, built, dataset, "lexical", ignore_identical_ids=False)  # type: ignore[arg-type]
     assert rankings["q"][0] == "q" and len(rankings["q"]) == 100
+
+
+class _DepthSensitiveRetriever:
+    """Like hybrid fusion: a search for more passages ranks them differently (here: reversed)."""
+
+    def __init__(self) -> None:
+        self.top_ks: list[int] = []
+
+    def search(self, query: str, kbs: list[str], *, top_k: int, mode: str) -> list[Hit]:
+        self.top_ks.append(top_k)
+        docs = [f"d{i}" for i in range(150)]
+        if top_k > 50:
+            docs = docs[:20][::-1] + docs[20:]
+        return [Hit(Passage(d, "kb", "t", doc_id=d), 1.0 / n) for n, d in enumerate(docs[:top_k], 1)]
+
+
+def test_the_first_ten_ranks_come_from_a_search_for_ten_as_a_debate_runs_it() -> None:
+    dataset = BeirDataset("fake", Path("."), Path("."), [], [Query("q", "q")], {"q": {"d0": 1}})
+    built = BuiltIndex(None, "kb", documents=150, passages=150, seconds=0.0, reused=True)  # type: ignore[arg-type]
+    fake = _DepthSensitiveRetriever()
+    rankings, _ = search_mode(fake, built, dataset, "hybrid", ignore_identical_ids=True)  # type: ignore[arg-type]
+    assert fake.top_ks[0] == 11  # ten documents, and one more in case the query's own is among them
+    ranking = rankings["q"]
+    assert ranking[:10] == [f"d{i}" for i in range(10)]  # the shallow search's order, not the deep one's
+    assert len(ranking) == 100 and len(set(ranking)) == 100
+    assert ranking[10:20] == [f"d{i}" for i in range(19, 9, -1)]  # then the deep search's, minus the ten

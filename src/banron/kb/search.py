@@ -25,8 +25,9 @@ from banron.util import ForkSafeThreadPool
 Mode = Literal["lexical", "dense", "hybrid"]
 LANGS: tuple[str, ...] = get_args(Lang)
 
-# Threads that run a hybrid search's lexical half beside its dense half (database indexes).
-_SIDE_POOL = ForkSafeThreadPool("banron-lexical", lambda: 8)
+# Threads that run a database index's searches beside the caller's: a hybrid search's lexical
+# half, and the dense search of every language but the first.
+_SIDE_POOL = ForkSafeThreadPool("banron-side-search", lambda: 8)
 
 
 def reciprocal_rank_fusion(
@@ -121,11 +122,25 @@ class Retriever:
         gap = float(getattr(self.embedder, "cross_lingual_gap", 0.0))
         if filters.lang is not None or not gap:
             return self.index.dense(kbs, vector, k, filters)
+        per_lang = {lang: replace(filters, lang=lang) for lang in LANGS}
+        found: dict[str, list[tuple[Passage, float]]] = {}
+        if getattr(self.index, "concurrent_reads", False):
+            # A database index answers each language on its own connection at the same time: a
+            # filtered search at 1M chunks scans each language's allowed passages exactly, and
+            # two such scans one after the other were most of a debate's search time.
+            first, *others = LANGS
+            pool = _SIDE_POOL.get()
+            pending = {lang: pool.submit(self.index.dense, kbs, vector, k, per_lang[lang]) for lang in others}
+            try:
+                found[first] = self.index.dense(kbs, vector, k, per_lang[first])
+            finally:  # (an error here still waits for the other searches before it propagates)
+                found.update({lang: future.result() for lang, future in pending.items()})
+        else:
+            found = {lang: self.index.dense(kbs, vector, k, f) for lang, f in per_lang.items()}
         ranked: list[tuple[float, Passage, float]] = []
         for lang in LANGS:
             lift = 0.0 if lang == query_lang else gap
-            hits = self.index.dense(kbs, vector, k, replace(filters, lang=lang))
-            ranked += [(s + lift, p, s) for p, s in hits]
+            ranked += [(s + lift, p, s) for p, s in found[lang]]
         ranked.sort(key=lambda r: (-r[0], r[1].kb, r[1].id))
         return [(p, s) for _, p, s in ranked[:k]]
 

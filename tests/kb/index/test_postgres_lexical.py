@@ -88,12 +88,13 @@ def _write(index: Any, corpus: dict[str, list[StoredPassage]], kb: str = "t") ->
 def capped(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Long lists from 20 postings on; records the number of capped terms of each capped search."""
     monkeypatch.setattr(postgres, "_CAP", 20)
+    monkeypatch.setattr(postgres, "_READ_WHOLE", 20)
     monkeypatch.setattr(postgres, "_RESCORE", 40)
     calls: list[int] = []
     real = postgres._lexical_capped
 
     def spy(db: Any, terms: Any, params: Any, filtered: bool, k: int) -> Any:
-        calls.append(sum(t.df > postgres._CAP for t in terms))
+        calls.append(sum(t.df > max(postgres._CAP, postgres._READ_WHOLE) for t in terms))
         return real(db, terms, params, filtered, k)
 
     monkeypatch.setattr(postgres, "_lexical_capped", spy)
@@ -237,3 +238,37 @@ def test_m002_upgrades_an_existing_index(
                 "SELECT d.max_tf FROM lex_df d JOIN lex_terms t ON t.id = d.term_id WHERE t.term = '흔한'"
             ).fetchone()
             assert row == (40,)
+
+
+def test_light_terms_are_the_lightest_bounds_up_to_the_share() -> None:
+    assert postgres._light_terms({7: 1.0, 8: 2.0, 9: 5.0}) == {7, 8}  # 3 of 8 fits half, 8 does not
+    assert postgres._light_terms({7: 4.0, 8: 4.0}) == {7}  # equal bounds: the lower term id first
+    assert postgres._light_terms({7: 1.0}) == set()  # one long term: nothing to skip
+    assert postgres._light_terms({}) == set()
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_skipping_light_lookups_never_changes_the_result(
+    pg_url: str, schema: str, capped: list[int], monkeypatch: pytest.MonkeyPatch, share: float
+) -> None:
+    """Two-stage rescoring (light terms looked up only for the candidates that can still make the
+    top k) returns exactly what looking every missing term up for every candidate returns."""
+    corpus = _corpus(seed=5)
+    light: list[int] = []
+    real = postgres._light_terms
+
+    def spy(taus: dict[int, float]) -> set[int]:
+        got = real(taus)
+        light.append(len(got))
+        return got
+
+    with _open(pg_url, schema) as index:
+        _write(index, corpus)
+        cases = list(itertools.product(QUERIES, FILTERS, [1, 5, 10]))
+        monkeypatch.setattr(postgres, "_light_terms", spy)
+        two_stage = [index.lexical(["t"], q, k, f) for q, f, k in cases]
+        monkeypatch.setattr(postgres, "_LIGHT_SHARE", share)  # 0: all heavy, 1: all but the heaviest
+        other = [index.lexical(["t"], q, k, f) for q, f, k in cases]
+    assert any(light)  # some searches did split their long terms
+    for (q, f, k), a, b in zip(cases, two_stage, other, strict=True):
+        assert [(p.id, s) for p, s in a] == [(p.id, pytest.approx(s, rel=1e-12)) for p, s in b], (q, f, k)

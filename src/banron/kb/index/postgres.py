@@ -30,20 +30,21 @@ Two ways to the top k, chosen per knowledge base and query by the query terms' t
 
 * up to ``lexical_exact_below`` (30,000; for a filtered search 200,000 in its allowed groups),
   one SQL aggregate sums every posting of every query term: exact, as the SQLite index;
-* beyond that, ``_lexical_capped``: a term with more than 5,000 postings is read only down to its
+* beyond that, ``_lexical_capped``: a term with more than 15,000 postings is read only down to its
   5,000th in impact order (tf descending, then length ascending; BM25's tf part grows with tf and
   shrinks with length, whatever the average length, so these are about its best, and whatever
   lies below the cut scores at most the cut posting's score or one tf less at the term's shortest
   passage, whichever is larger); shorter lists are read whole. The 1,000 passages with the highest
   bound (what was read for them plus that cut bound of each long term not read for them) get
-  their missing terms by primary-key lookups, and the top k by these exact BM25 scores are
-  returned. The work per query is bounded (5,000 postings a term, 1,000 passages' lookups)
-  whatever the corpus size, and every returned score is exact, but the set is approximate: a
-  passage can be missed if it is below the cut of every long list it is in and has no rarer
-  term, or if 1,000 others have a higher bound. ``benchmarks/retrieval_scale.py`` measures the
-  agreement with exact BM25 (recall@10 0.998 at 100k chunks, 0.84 at 1M; see
-  docs/reliability.md). When the cut bounds add up to less than the k-th best score and at most
-  1,000 passages qualify, the top k is provably exact.
+  their missing terms by primary-key lookups, the heavier terms first (a passage that can no
+  longer reach the top k skips the rest), and the top k by these exact BM25 scores are returned.
+  The work per query is bounded (5,000 postings a term, 1,000 passages' lookups) whatever the
+  corpus size, and every returned score is exact, but the set is approximate: a passage can be
+  missed if it is below the cut of every long list it is in and has no rarer term, or if 1,000
+  others have a higher bound. ``benchmarks/retrieval_scale.py`` measures the agreement with exact
+  BM25 (recall@10 0.998 at 100k chunks, 0.90 at 1M; see docs/reliability.md). When the cut
+  bounds add up to less than the k-th best score and at most 1,000 passages qualify, the top k is
+  provably exact.
 
 Migration m002 builds the impact index and fills the bounds from the postings in the migration's
 transaction: on an existing index of millions of passages that takes minutes, during which
@@ -857,7 +858,9 @@ def _lexical_sql(filtered: bool, k: int) -> str:
 
 _TFC = "p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avgdl)s))"  # BM25's tf part
 _CAP = 5_000  # postings read at most from a long list: its best, by tf then shortness
+_READ_WHOLE = 15_000  # a list up to this long is read whole (one range scan beats the lookups)
 _RESCORE = 1_000  # passages scored in full at most (at least 4k)
+_LIGHT_SHARE = 0.5  # the long terms looked up last: the lightest, their cut bounds up to this share
 _FILTERED_EXACT_BELOW = 200_000  # a filtered search reads its groups' postings whole up to this
 _MAX_INT = 2**31 - 1
 
@@ -893,16 +896,19 @@ def _lexical_capped(
 ) -> list[tuple[Any, ...]]:
     """BM25 top k of one knowledge base, reading at most ``_CAP`` postings of each long list.
 
-    1. A term with more than ``_CAP`` postings (in the allowed groups) is read only down to its
-       ``_CAP``-th posting in the impact index's order (tf descending, then length ascending),
-       plus the ties of that posting: its highest BM25 parts, for any average length. Whatever
-       lies below the cut scores at most ``tau``, the larger of the cut posting's score and that
-       of one tf less at the term's shortest passage. Shorter lists are read whole.
+    1. A term with more than ``_READ_WHOLE`` postings is read only down to its ``_CAP``-th
+       posting (in the allowed groups) in the impact index's order (tf descending, then length
+       ascending), plus the ties of that posting: its highest BM25 parts, for any average length.
+       Whatever lies below the cut scores at most ``tau``, the larger of the cut posting's score
+       and that of one tf less at the term's shortest passage. Shorter lists are read whole.
     2. Per passage: the sum of what was read, and a bound, that sum plus ``tau`` of each long
        term not read for it. The passages whose bound reaches the k-th best sum (a score the k-th
        best reaches at least) are candidates; the ``_RESCORE`` with the highest bounds are kept.
-    3. Those get the missing terms' scores by primary-key lookups of their postings, and the top k
-       by this full (exact BM25) score are returned, ties at the cut included.
+    3. Those get the missing heavy long terms' scores by primary-key lookups of their postings
+       (``_light_terms``: the long terms with the lowest ``tau`` are the light ones).
+    4. The candidates whose score so far plus ``tau`` of their missing light terms still reaches
+       the k-th best score so far get the light terms' lookups too; the others cannot make the
+       top k. The top k by this full (exact BM25) score are returned, ties at the cut included.
 
     Every returned score is the passage's exact BM25 score. A passage can be missed only if it is
     beyond the cut of every long list it is in and has no short-list term, or if more than
@@ -910,7 +916,11 @@ def _lexical_capped(
     than the k-th best score and no more than ``_RESCORE`` passages qualify, the top k is exact.
     """
     avgdl = params["avgdl"]
-    long = [t for t in terms if t.df > _CAP and t.max_tf is not None and t.min_length is not None]
+    long = [
+        t
+        for t in terms
+        if t.df > max(_CAP, _READ_WHOLE) and t.max_tf is not None and t.min_length is not None
+    ]
     cuts: dict[int, tuple[int, int]] = {}
     if long:
         group_cond = "AND p.grp = ANY(%(grps)s)" if filtered else ""
@@ -926,17 +936,20 @@ def _lexical_capped(
     whole = [t for t in terms if t.tid not in cuts]
     capped = [t for t in terms if t.tid in cuts]
     ranges: list[tuple[int, int, int, float, int, float]] = []  # term, tf, max length, weight, bit, tau
-    total = 0.0
+    taus: dict[int, float] = {}
     for t in capped:
         tf, length = cuts[t.tid]
         assert t.max_tf is not None and t.min_length is not None
         tau = t.weight * _tf_part(tf, length, avgdl)
         if tf > 1:
             tau = max(tau, t.weight * _tf_part(tf - 1, t.min_length, avgdl))
-        total += tau
+        taus[t.tid] = tau
         # One index range per tf value: all of each higher tf, the cut tf up to the cut length.
         for v in range(tf, max(t.max_tf, tf) + 1):
             ranges.append((t.tid, v, length if v == tf else _MAX_INT, t.weight, bits[t.tid], tau))
+    light = _light_terms(taus)
+    heavy = [t for t in capped if t.tid not in light]
+    lighter = [t for t in capped if t.tid in light]
     return db.execute(
         _capped_sql(filtered, k),
         {
@@ -950,10 +963,14 @@ def _lexical_capped(
             "pw": [r[3] for r in ranges],
             "pbit": [r[4] for r in ranges],
             "ptau": [r[5] for r in ranges],
-            "total": total,
-            "lt": [t.tid for t in capped],
-            "lw": [t.weight for t in capped],
-            "lb": [bits[t.tid] for t in capped],
+            "total": sum(taus.values()),
+            "ht": [t.tid for t in heavy],
+            "hw": [t.weight for t in heavy],
+            "hb": [bits[t.tid] for t in heavy],
+            "xt": [t.tid for t in lighter],
+            "xw": [t.weight for t in lighter],
+            "xb": [bits[t.tid] for t in lighter],
+            "xtau": [taus[t.tid] for t in lighter],
             "m": max(_RESCORE, 4 * k),
             "k": k,
         },
@@ -961,7 +978,7 @@ def _lexical_capped(
 
 
 def _capped_sql(filtered: bool, k: int) -> str:
-    """Steps 2 and 3 of ``_lexical_capped`` in one statement (materialized CTEs: each runs once)."""
+    """Steps 2 to 4 of ``_lexical_capped`` in one statement (materialized CTEs: each runs once)."""
     group_cond = "AND p.grp = ANY(%(grps)s)" if filtered else ""
     reads = (
         f"SELECT p.grp, p.pid, u.weight * {_TFC} AS s, 0::float8 AS tau, u.bit"
@@ -985,14 +1002,47 @@ def _capped_sql(filtered: bool, k: int) -> str:
         " c AS MATERIALIZED (SELECT s.grp, s.pid, s.score, s.found FROM s, th"
         "  WHERE s.score + s.rest >= th.theta - 1e-9 * (1 + th.theta)"
         "  ORDER BY s.score + s.rest DESC LIMIT %(m)s),"
-        # the candidates' missing terms, by primary key (kb, term, group, passage)
-        f" f AS (SELECT c.pid, c.score + coalesce((SELECT sum(u.weight * {_TFC})"
-        "  FROM unnest(%(lt)s::int4[], %(lw)s::float8[], %(lb)s::int8[]) AS u(term_id, weight, bit)"
-        "  JOIN lex_postings p ON p.kb_id = %(kb)s AND p.term_id = u.term_id AND p.grp = c.grp"
-        "  AND p.pid = c.pid WHERE c.found & u.bit = 0), 0) AS score FROM c)"
+        # the candidates' missing heavy terms, by primary key (kb, term, group, passage), and the
+        # bound of their missing light ones
+        f" h AS MATERIALIZED (SELECT c.grp, c.pid, c.found, c.score + {_lookups('h', 'c')} AS score,"
+        "  (SELECT coalesce(sum(u.tau), 0) FROM unnest(%(xtau)s::float8[], %(xb)s::int8[]) AS u(tau, bit)"
+        "  WHERE c.found & u.bit = 0) AS rest FROM c),"
+        # the k-th best of these partial scores: the full k-th best is at least this
+        " th2 AS MATERIALIZED (SELECT coalesce((SELECT score FROM h ORDER BY score DESC"
+        "  OFFSET %(k)s - 1 LIMIT 1), 0) AS theta),"
+        # the missing light terms only for the candidates that can still reach it
+        f" f AS (SELECT h.pid, h.score + {_lookups('x', 'h')} AS score FROM h, th2"
+        "  WHERE h.score + h.rest >= th2.theta - 1e-9 * (1 + th2.theta))"
         f" SELECT f.score, {cols} FROM (SELECT pid, score FROM f ORDER BY score DESC"
         f" FETCH FIRST {int(k)} ROWS WITH TIES) f JOIN passages x ON x.pid = f.pid"
     )
+
+
+def _lookups(terms: str, row: str) -> str:
+    """The BM25 parts of the terms ``%(<terms>t)s`` not yet read for the passage ``row``, by
+    primary-key lookups of its postings."""
+    return (
+        f"coalesce((SELECT sum(u.weight * {_TFC}) FROM unnest(%({terms}t)s::int4[], %({terms}w)s::float8[],"
+        f" %({terms}b)s::int8[]) AS u(term_id, weight, bit) JOIN lex_postings p ON p.kb_id = %(kb)s"
+        f" AND p.term_id = u.term_id AND p.grp = {row}.grp AND p.pid = {row}.pid"
+        f" WHERE {row}.found & u.bit = 0), 0)"
+    )
+
+
+def _light_terms(taus: dict[int, float]) -> set[int]:
+    """The long terms to look up last: the lightest cut bounds, together at most ``_LIGHT_SHARE``
+    of all of them. After the heavy terms' lookups, a candidate whose score plus its missing light
+    terms' bounds falls short of the k-th best score so far cannot make the top k, so its light
+    lookups are skipped (about a quarter of all lookups at 100k chunks) without changing the result.
+    """
+    light: set[int] = set()
+    budget = _LIGHT_SHARE * sum(taus.values())
+    for tid, tau in sorted(taus.items(), key=lambda kv: (kv[1], kv[0])):
+        if tau > budget:
+            break
+        budget -= tau
+        light.add(tid)
+    return light
 
 
 def _idf(n: int, df: int) -> float:
