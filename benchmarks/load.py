@@ -42,6 +42,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import re
 import statistics
 import subprocess
@@ -97,8 +98,6 @@ SLOTS = {
 
 def student_speech(student: int, turn: int) -> str:
     """Student ``student``'s ``turn``-th speech: two or three claims no other speech repeats."""
-    import random
-
     rng = random.Random(student * 100_003 + turn)
     picks = rng.sample(CLAIMS, 2 + (student + turn) % 2)
     out = []
