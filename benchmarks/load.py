@@ -20,6 +20,18 @@ What is measured, per banron speech:
 - **overhead** = worked - model: retrieval, claim linking, citation checks, the SQLite commit;
 - client total, and the student's submit latency (which includes its own queueing).
 
+And per student turn (``POST .../turns``), from its ``Server-Timing`` header: how long it queued for
+an engine thread and how long the engine worked on it (claims extracted and linked, which runs the
+e5 encoder, and the commit). That work is turn overhead too: the "every turn" row puts both together.
+
+By default every student submits the moment banron's answer ends, all fifty starting in the same
+instant. The fake model's speeches all last the same 2.0 s, so the debates then stay in step and
+their turns keep arriving in waves. ``--think S`` has each student pause a random 0-S seconds
+before every speech (reading the answer, typing), which breaks the waves; a real student pauses
+for minutes, so at either setting each simulated student stands in for several real ones. The
+first speech of each debate is also reported apart (it embeds the student's first claims, which
+later speeches find already embedded at submit).
+
 Also: errors (non-2xx other than 429, SSE ``error`` events, transport errors), turns/s, server RSS.
 The debate store is SQLite unless BANRON_STORE__DATABASE_URL is set in the environment (it is passed
 on to the server); the output says which. Figures so far are SQLite only.
@@ -31,7 +43,7 @@ route, like nginx's hash of the debate id). ``--engine-threads`` is then per wor
 interpreters instead of one. RSS is the sum over the workers.
 
     python benchmarks/load.py [--debates 50] [--seconds 300] [--tokens-per-s 20] [--reply-words 40]
-                              [--engine-threads 8] [--workers 1] [--repeat-texts]
+                              [--engine-threads 8] [--workers 1] [--repeat-texts] [--think 0]
                               [--json benchmarks/results/load.json]
 """
 
@@ -201,10 +213,22 @@ def start_server(
 @dataclass
 class Stats:
     speeches: list[dict[str, float]] = field(default_factory=list)  # one per completed banron speech
-    submits_ms: list[float] = field(default_factory=list)
+    submits_ms: list[float] = field(default_factory=list)  # client side, queueing included
+    submit_timings: list[dict[str, float]] = field(default_factory=list)  # server side: queued, worked
     errors: list[str] = field(default_factory=list)
     rate_limited: int = 0
     debates_started: int = 0
+
+
+def server_timing(header: str) -> dict[str, float]:
+    """``queued;dur=1.5, worked;dur=20`` -> {"queued": 1.5, "worked": 20.0} (RFC: Server-Timing)."""
+    out = {}
+    for metric in header.split(","):
+        name, _, params = metric.strip().partition(";")
+        m = re.search(r"(?:^|;)\s*dur=([0-9.]+)", params)
+        if name and m:
+            out[name.strip()] = float(m.group(1))
+    return out
 
 
 async def speak(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -246,8 +270,10 @@ async def student(
     timeout: float,
     max_turns: int | None = None,
     repeat_texts: bool = False,
+    think: float = 0.0,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
+    pause = random.Random(i)  # the same pauses on every run
     async with httpx.AsyncClient(base_url=base, timeout=timeout) as client:
         try:
             r = await client.post(
@@ -262,6 +288,10 @@ async def student(
             debate = r.json()["id"]
             k = i
             while time.monotonic() < stop_at and (max_turns is None or len(stats.speeches) < max_turns):
+                if think:
+                    await asyncio.sleep(pause.uniform(0, think))
+                    if time.monotonic() >= stop_at:
+                        break
                 t0 = time.perf_counter()
                 text = SPEECHES[k % len(SPEECHES)] if repeat_texts else student_speech(i, k - i)
                 r = await client.post(f"/api/debates/{debate}/turns", json={"text": text}, headers=headers)
@@ -273,6 +303,10 @@ async def student(
                     stats.errors.append(f"turn HTTP {r.status_code}: {r.text[:200]}")
                     return
                 stats.submits_ms.append((time.perf_counter() - t0) * 1000)
+                timing = server_timing(r.headers.get("server-timing", ""))
+                if set(timing) >= {"queued", "worked"}:
+                    stats.submit_timings.append(timing)
+                first = k == i
                 k += 1
                 res = await speak(client, f"/api/debates/{debate}/speak", headers)
                 if res.get("error"):
@@ -281,6 +315,7 @@ async def student(
                 res["model_ms"] = model_ms
                 res["overhead_ms"] = res["worked_ms"] - model_ms
                 res["ended"] = time.monotonic()
+                res["first"] = first
                 stats.speeches.append(res)
         except httpx.HTTPError as e:
             if time.monotonic() < stop_at:  # cut off at the end of the run is not an error
@@ -294,6 +329,7 @@ async def run(
     model_ms: float,
     pids: list[int],
     repeat_texts: bool = False,
+    think: float = 0.0,
 ) -> dict[str, Any]:
     """Warm every worker up, then run ``len(tokens) - len(bases)`` students for ``seconds``."""
     # Warm-up (excluded): a worker's first speech loads the embedder and the evidence into memory.
@@ -332,6 +368,7 @@ async def run(
                 model_ms,
                 timeout=seconds + 600,
                 repeat_texts=repeat_texts,
+                think=think,
             )
         )
         for i, tok in enumerate(students)
@@ -366,8 +403,10 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
     stats: Stats = res["stats"]
     sp = res["in_window"]
 
-    def col(key: str) -> list[float]:
-        return [float(s[key]) for s in sp]
+    def col(key: str, speeches: list[dict[str, Any]] = sp) -> list[float]:
+        return [float(s[key]) for s in speeches]
+
+    submit_worked = [t["worked"] for t in stats.submit_timings]
 
     def dist(values: list[float]) -> dict[str, float | None]:
         return {
@@ -387,6 +426,7 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
         "engine_threads": args.engine_threads,
         "workers": args.workers,
         "student_texts": "repeated" if args.repeat_texts else "unique",
+        "think_s": args.think,
         "debates_started": stats.debates_started,
         "banron_turns": len(sp),
         "student_turns": len(stats.submits_ms),
@@ -401,6 +441,10 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
         "client_ms": dist(col("client_ms")),
         "first_piece_ms": dist(col("first_piece_ms")),
         "submit_ms": dist(stats.submits_ms),
+        "submit_queued_ms": dist([t["queued"] for t in stats.submit_timings]),
+        "submit_worked_ms": dist(submit_worked),
+        "overhead_later_speeches_ms": dist(col("overhead_ms", [s for s in sp if not s["first"]])),
+        "turn_overhead_ms": dist(col("overhead_ms") + submit_worked),
         "overhead_samples_ms": [round(v, 1) for v in col("overhead_ms")],
         "warmup_overhead_ms": res["warm_overhead_ms"],
         "rss_mb": {"max": max(res["rss"], default=0.0), "end": res["rss"][-1] if res["rss"] else 0.0},
@@ -422,10 +466,18 @@ def main() -> None:
         action="store_true",
         help="every student cycles the same four speeches (cache hits), as runs before the unique texts",
     )
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="each student pauses a random 0 to this many seconds before every speech (0: none)",
+    )
     ap.add_argument("--json", type=Path, default=RESULTS / "load.json")
     args = ap.parse_args()
     if args.workers < 1 or args.engine_threads < 1:
         ap.error("--workers and --engine-threads must be at least 1")
+    if not 0 <= args.think < args.seconds:
+        ap.error("--think must be at least 0 and shorter than --seconds")
 
     reply = fake_reply(args.reply_words)
     model_ms = pieces(reply) / args.tokens_per_s * 1000
@@ -442,11 +494,12 @@ def main() -> None:
                 f"banron serve at {where}; {args.debates} debates for {args.seconds:.0f} s; "
                 f"fake model {args.tokens_per_s:g} words/s, {model_ms / 1000:.1f} s per speech; "
                 f"student texts {'repeated' if args.repeat_texts else 'unique'}; "
+                f"{f'students pause 0-{args.think:g} s before each speech' if args.think else 'no pauses'}; "
                 f"store: {store_label()}"
             )
             bases = [base for _, base in servers]
             pids = [p.pid for p, _ in servers]
-            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, pids, args.repeat_texts))
+            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, pids, args.repeat_texts, args.think))
         finally:
             for proc, _ in servers:
                 proc.kill()
@@ -462,16 +515,20 @@ def main() -> None:
     if args.workers > 1:
         threads = f"{args.workers} workers x {threads}"
     table = Table(title=f"load: {args.debates} debates, {args.seconds:.0f} s, {store}, {threads}")
-    table.add_column("per banron speech (ms)")
+    table.add_column("per turn (ms)")
     for k in ("p50", "p99", "max"):
         table.add_column(k, justify="right")
     for label, key in [
-        ("overhead (worked - model)", "overhead_ms"),
-        ("engine work incl. model", "worked_ms"),
-        ("queued for an engine thread", "queued_ms"),
-        ("client: request to first words", "first_piece_ms"),
-        ("client: request to done", "client_ms"),
-        ("student submit (incl. queue)", "submit_ms"),
+        ("every turn: overhead or submit work", "turn_overhead_ms"),
+        ("speech overhead (worked - model)", "overhead_ms"),
+        ("  past each debate's first speech", "overhead_later_speeches_ms"),
+        ("submit: engine work", "submit_worked_ms"),
+        ("speech: engine work incl. model", "worked_ms"),
+        ("speech: queued for an engine thread", "queued_ms"),
+        ("speech: client request to first words", "first_piece_ms"),
+        ("speech: client request to done", "client_ms"),
+        ("submit: queued for an engine thread", "submit_queued_ms"),
+        ("client: submit (incl. queue)", "submit_ms"),
     ]:
         table.add_row(label, *(ms(out[key], k) for k in ("p50", "p99", "max")))
     console.print(table)

@@ -28,3 +28,9 @@ def test_no_sentence_repeats_over_a_class_and_a_long_run() -> None:
 
 def test_a_students_speech_is_the_same_on_every_run() -> None:
     assert load.student_speech(7, 3) == load.student_speech(7, 3) != load.student_speech(7, 4)
+
+
+def test_server_timing_is_read_as_the_api_writes_it() -> None:
+    assert load.server_timing("queued;dur=1.5, worked;dur=20") == {"queued": 1.5, "worked": 20.0}
+    assert load.server_timing('db;desc="x";dur=3, cache') == {"db": 3.0}  # no duration: left out
+    assert load.server_timing("") == {}

@@ -51,7 +51,12 @@ def one_exchange(alice: Session) -> dict[str, Any]:
     stream = alice.api("POST", f"/api/debates/{debate_id}/speak")
     assert stream.status_code == 200
     assert stream.headers["content-type"].startswith("text/event-stream")
-    return {"id": debate_id, "student_turn": r.json(), "events": sse_events(stream.text)}
+    return {
+        "id": debate_id,
+        "student_turn": r.json(),
+        "server_timing": r.headers.get("server-timing", ""),
+        "events": sse_events(stream.text),
+    }
 
 
 def test_banron_streams_its_speech_in_pieces_then_the_stored_turn(one_exchange: dict[str, Any]) -> None:
@@ -67,6 +72,13 @@ def test_banron_streams_its_speech_in_pieces_then_the_stored_turn(one_exchange: 
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", turn["text"])}
     assert cited == {c["n"] for c in turn["citations"]}
     assert kinds.index("turn") > max(i for i, k in enumerate(kinds) if k == "piece")
+
+
+def test_a_submit_says_how_long_it_queued_and_worked(one_exchange: dict[str, Any]) -> None:
+    """Server-Timing on the student's turn: the load benchmark reads it, as do browsers' dev tools."""
+    timing = dict(re.findall(r"(\w+);dur=([0-9.]+)", one_exchange["server_timing"]))
+    assert set(timing) == {"queued", "worked"}, one_exchange["server_timing"]
+    assert float(timing["worked"]) > 0.0  # the turn was extracted, linked and committed: it took time
 
 
 def test_the_debate_state_has_timeline_slot_turns_and_flow(

@@ -224,6 +224,20 @@ class SpeechJob:
                 yield ": keep-alive\n\n"
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A student's stored turn, with how long it waited for an engine thread (and its debate's lock)
+    and how long the engine then took: claim extraction, linking (the e5 encoder) and the commit."""
+
+    turn: Turn
+    queued_ms: float
+    worked_ms: float
+
+    def server_timing(self) -> str:
+        """The two durations as an HTTP ``Server-Timing`` header value (browsers' dev tools show it)."""
+        return f"queued;dur={self.queued_ms:.1f}, worked;dur={self.worked_ms:.1f}"
+
+
 class DebateService:
     """Debate work on engine threads: ``debate.parallel_speeches`` of them (one with the embedded
     model, several with an API model, so one student's long speech does not hold up a class).
@@ -302,14 +316,18 @@ class DebateService:
         self._remember(engine.record.id, engine)
         return engine.record
 
-    def _submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Turn:
+    def _submit(self, debate_id: str, text: str, elapsed_s: float | None, created: float) -> Submitted:
         with self._debate(debate_id):
+            started = time.monotonic()
             try:
-                return self._engine(debate_id).submit(text, elapsed_s)
+                turn = self._engine(debate_id).submit(text, elapsed_s)
             except DuplicateTurn:
                 # Another process wrote this debate since this one cached it: reload, retry.
                 self._forget(debate_id)
-                return self._engine(debate_id).submit(text, elapsed_s)
+                turn = self._engine(debate_id).submit(text, elapsed_s)
+            return Submitted(
+                turn, queued_ms=(started - created) * 1000, worked_ms=(time.monotonic() - started) * 1000
+            )
 
     def _end(self, debate_id: str) -> None:
         with self._debate(debate_id):
@@ -367,10 +385,10 @@ class DebateService:
             self._create, fmt=fmt, motion=motion, side=side, lang=lang, kbs=kbs, owner=owner
         )
 
-    async def submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Turn:
+    async def submit(self, debate_id: str, text: str, elapsed_s: float | None) -> Submitted:
         if debate_id in self._jobs:
             raise TurnError("banron is still speaking")
-        return await self._run(self._submit, debate_id, text, elapsed_s)
+        return await self._run(self._submit, debate_id, text, elapsed_s, time.monotonic())
 
     async def end(self, debate_id: str) -> None:
         await self._run(self._end, debate_id)

@@ -161,13 +161,15 @@ async def submit_turn(debate_id: str, body: NewTurn, user: CurrentUser, state: S
             headers={"Retry-After": str(int(wait) + 1)},
         )
     try:
-        turn = await state.engine.submit(record.id, body.text, body.elapsed_s)
+        done = await state.engine.submit(record.id, body.text, body.elapsed_s)
     except TurnError as e:
         return _error(409, "not_your_turn", str(e))
     except ValueError as e:
         return _error(400, "bad_speech", str(e))
     fmt = formats().get(record.format)
-    return JSONResponse(turn_payload(turn, fmt), status_code=201)
+    return JSONResponse(
+        turn_payload(done.turn, fmt), status_code=201, headers={"Server-Timing": done.server_timing()}
+    )
 
 
 @router.post(
