@@ -242,3 +242,24 @@ def test_an_api_style_model_writes_the_case_and_the_closing(rt: Runtime) -> None
     for c in case.citations:
         passage = rt.index.get(c.kb, c.passage_id)
         assert passage is not None and passage.stance in ("pro", "neutral")
+
+
+def test_a_stored_turns_claims_are_embedded_ahead_of_the_turn_that_needs_them(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The student's first claims (banron searches with them) and banron's claims (the student's
+    answer is linked to them) are handed to the embedder's prefetch as soon as their turn is
+    stored; claims the flow has already embedded are not handed over again."""
+    asked: list[list[str]] = []
+    monkeypatch.setattr(rt.embedder, "prefetch", lambda texts: asked.append(list(texts)), raising=False)
+    engine = DebateEngine.create(
+        rt, fmt=get_format("free"), motion=find_motion("phone-ban"),  # type: ignore[arg-type]
+        student_side=Side.PRO, lang="ko", kbs=["bundled"], store=DebateStore(tmp_path / "d.sqlite"),
+    )  # fmt: skip
+    first = engine.submit(KO_SPEECHES[0])
+    assert first.claims and asked == [[c.text for c in first.claims]]
+    banron = [t for t in engine.run_banron() if isinstance(t, Turn)][-1]
+    assert banron.claims and asked[-1] == [c.text for c in banron.claims]
+    n = len(asked)
+    engine.submit(KO_SPEECHES[1])  # linked to banron's claims: embedded already, nothing to prefetch
+    assert len(asked) == n

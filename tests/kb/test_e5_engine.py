@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -187,3 +188,99 @@ def test_a_batch_of_queries_is_one_encoder_call_and_reuses_what_is_remembered(
     embedder.queries(["x1", "x2", "x3"])  # a judge-sized batch is not kept
     embedder.query("x1")
     assert calls[-1] == ["x1"] and len(calls) == 4
+
+
+def _gated(embedder: Any, gate: threading.Event, fail: bool = False) -> list[list[str]]:
+    """Make the embedder's encoder wait for ``gate`` (and optionally fail); returns the texts of
+    each pass as it starts."""
+    inner = embedder._encoder.encode
+    entered: list[list[str]] = []
+
+    def slow(texts, is_query=False):  # type: ignore[no-untyped-def]
+        entered.append(list(texts))
+        assert gate.wait(30)  # (longer than _until waits: a test that stalls fails there, not here)
+        if fail:
+            raise RuntimeError("encoder broke")
+        return inner(texts, is_query)
+
+    embedder._encoder.encode = slow
+    return entered
+
+
+def _until(check: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_prefetched_query_is_not_embedded_again(counted: Any) -> None:
+    embedder, calls = counted
+    embedder.prefetch(["급식 메뉴는 학생이 정해야 한다", "Cafeteria menus"])
+    embedder.prefetch(["급식 메뉴는 학생이 정해야 한다"])  # already under way or remembered: nothing new
+    got = embedder.queries(["급식 메뉴는 학생이 정해야 한다", "Cafeteria menus"])  # waits if need be
+    assert calls == [["급식 메뉴는 학생이 정해야 한다", "Cafeteria menus"]]
+    assert float(got[0] @ embedder.query("급식 메뉴는 학생이 정해야 한다")) == pytest.approx(1.0, abs=1e-5)
+    assert len(calls) == 1 and not embedder._inflight
+
+
+def test_a_caller_waits_for_the_pass_under_way_instead_of_embedding_twice(counted: Any) -> None:
+    embedder, calls = counted
+    gate = threading.Event()
+    entered = _gated(embedder, gate)
+    embedder.prefetch(["토론 수업을 늘려야 한다"])
+    _until(lambda: entered)  # the prefetch is running now
+    result: list[np.ndarray] = []
+    caller = threading.Thread(target=lambda: result.append(embedder.queries(["토론 수업을 늘려야 한다"])))
+    caller.start()
+    caller.join(0.3)
+    assert caller.is_alive() and not result  # waiting for the prefetch, not encoding on its own
+    gate.set()
+    caller.join(10)
+    assert calls == [["토론 수업을 늘려야 한다"]] and np.linalg.norm(result[0][0]) == pytest.approx(
+        1.0, abs=1e-5
+    )
+
+
+def test_a_prefetch_still_queued_is_taken_over_by_who_needs_it(counted: Any) -> None:
+    embedder, calls = counted
+    gate = threading.Event()
+    entered = _gated(embedder, gate)
+    embedder.prefetch(["first in the queue"])  # occupies the one prefetch thread
+    _until(lambda: entered)
+    embedder.prefetch(["second in the queue"])  # queued behind it
+    done = threading.Event()
+    threading.Thread(target=lambda: (embedder.queries(["second in the queue"]), done.set())).start()
+    # The prefetch thread is still held by the first text: only the caller can be encoding this.
+    _until(lambda: ["second in the queue"] in entered)
+    gate.set()
+    assert done.wait(10)
+    embedder.queries(["first in the queue"])
+    assert sorted(map(tuple, calls)) == [("first in the queue",), ("second in the queue",)]  # once each
+    _until(lambda: not embedder._inflight)  # the cancelled prefetch left nothing marked
+
+
+def test_a_failed_prefetch_reaches_its_waiter_and_the_next_caller_tries_again(counted: Any) -> None:
+    embedder, _ = counted
+    gate = threading.Event()
+    entered = _gated(embedder, gate, fail=True)
+    embedder.prefetch(["a text the encoder chokes on"])
+    _until(lambda: entered)
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            embedder.queries(["a text the encoder chokes on"])
+        except RuntimeError as e:
+            errors.append(e)
+
+    caller = threading.Thread(target=ask)
+    caller.start()
+    time.sleep(0.1)
+    gate.set()
+    caller.join(10)
+    assert [str(e) for e in errors] == ["encoder broke"]
+    assert not embedder._inflight  # nothing left marked as under way
+    with pytest.raises(RuntimeError):
+        embedder.queries(["a text the encoder chokes on"])  # tried afresh (and failing again)
+    assert len(entered) == 2

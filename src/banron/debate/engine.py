@@ -22,7 +22,7 @@ from banron.debate.limits import apply_limits
 from banron.debate.opponent import Opponent, Speech
 from banron.debate.phases import Part, PhaseSpeaker
 from banron.domain import Lang, Motion, Side, Turn
-from banron.kb.embed import query_vectors
+from banron.kb.embed import prefetch_queries, query_vectors
 from banron.store import DebateRecord, DebateStoreProtocol
 
 if TYPE_CHECKING:
@@ -82,6 +82,13 @@ def build_opponent(rt: Runtime, motion: Motion, side: Side, kbs: Sequence[str]) 
     )
 
 
+def _linker(rt: Runtime) -> Linker:
+    """A debate's claim linker over the runtime's embedder (its memory of recent queries shared)."""
+    return Linker(
+        rt.tokenizer, partial(query_vectors, rt.embedder), warm=partial(prefetch_queries, rt.embedder)
+    )
+
+
 @dataclass
 class DebateEngine:
     fmt: Format
@@ -125,7 +132,7 @@ class DebateEngine:
                 exhibition=exhibition,
                 owner=owner,
             )
-        linker = Linker(rt.tokenizer, partial(query_vectors, rt.embedder))
+        linker = _linker(rt)
         return cls(fmt, motion, student_side, lang, speakers, linker, store, record, [], exhibition)
 
     @classmethod
@@ -142,7 +149,7 @@ class DebateEngine:
             for c in t.citations:
                 if t.side in speakers:
                     speakers[t.side].opp.used.add(c.passage_id)
-        linker = Linker(rt.tokenizer, partial(query_vectors, rt.embedder))
+        linker = _linker(rt)
         return cls(
             get_format(record.format),
             motion,
@@ -220,6 +227,7 @@ class DebateEngine:
             warnings=limited.warnings,
         )
         self._commit(turn)
+        self.linker.prefetch(claims)  # a first turn's claims were not linked: banron's search needs them
         return turn
 
     def speak(self) -> Iterator[str | Turn]:
@@ -253,6 +261,7 @@ class DebateEngine:
             warnings=limited.warnings + result.notes,
         )
         self._commit(turn)
+        self.linker.prefetch(turn.claims)  # the student's answer will be linked to these
         yield turn
 
     def run_banron(self) -> Iterator[str | Turn]:

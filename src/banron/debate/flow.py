@@ -176,7 +176,17 @@ class Linker:
     dense_threshold: float = DENSE_LINK
     lexical_threshold: float = LEXICAL_LINK
     max_answers: int = MAX_ANSWERS
+    # Start embedding texts in the background (the embedder remembers them for ``embed``): None, do not.
+    warm: Callable[[Sequence[str]], None] | None = None
     _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def prefetch(self, claims: Sequence[Claim]) -> None:
+        """Start embedding the claims of a turn just stored that this linker has no vectors for
+        yet: the next turn needs them (banron's search, or linking the student's answer to them),
+        and the student reads or types meanwhile."""
+        todo = [c.text for c in claims if c.id not in self._vectors]
+        if self.warm is not None and todo:
+            self.warm(todo)
 
     def _embed_missing(self, items: Sequence[tuple[str, str]]) -> None:
         """Vectors of the (key, text) pairs not seen yet, in one call: one e5 pass over a speech's

