@@ -49,7 +49,8 @@ RECENT_QUERIES = 1024  # query vectors kept per embedder (1.5 kB each)
 REMEMBER_BATCH = 32  # larger query batches (the judge's) are not kept among them
 
 
-# Prefetches only wait on the encoder's own threads: one thread to wait is enough.
+# Prefetches only wait on the encoder's own threads: one thread to wait is enough, and one pass at
+# a time leaves the encoder's other threads to the turns being served.
 _PREFETCH = ForkSafeThreadPool("banron-prefetch", lambda: 1)
 
 
