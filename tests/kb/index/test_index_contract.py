@@ -108,7 +108,7 @@ def _allowed(p: Passage, f: Filters) -> bool:
 def bm25_oracle(
     corpus: dict[str, list[StoredPassage]], query: list[str], k: int, f: Filters
 ) -> list[tuple[str, float]]:
-    """BM25 (k1=1.5, b=0.75, idf = ln(1 + (N - df + 0.5) / (df + 0.5))) over the whole corpus."""
+    """BM25 (k1=1.5, b=1, idf = ln(1 + (N - df + 0.5) / (df + 0.5))) over the whole corpus."""
     items = [it for its in corpus.values() for it in its]
     n = len(items)
     lengths = [max(len(it.tokens), 1) for it in items]
@@ -121,7 +121,7 @@ def bm25_oracle(
         for t in query:
             if tf[t]:
                 idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
-                score += idf * tf[t] / (tf[t] + 1.5 * (1 - 0.75 + 0.75 * length / avg))
+                score += idf * tf[t] / (tf[t] + 1.5 * length / avg)  # b = 1: 1 - b + b * length / avg
         if score > 0 and _allowed(it.passage, f):
             out.append((it.passage.id, score))
     return sorted(out, key=lambda r: (-r[1], r[0]))[:k]
@@ -279,7 +279,7 @@ def test_several_knowledge_bases_are_ranked_together(filled: Any) -> None:
     )[:3]
     got = filled.lexical(["t", "other"], ["숙제"], 3, Filters())
     _assert_ranking(_ranked(got), want)
-    assert [(p.kb, p.id) for p, _ in got] == [("t", "p1"), ("t", "p7"), ("other", "q1")]
+    assert [(p.kb, p.id) for p, _ in got] == [("t", "p1"), ("other", "q1"), ("t", "p7")]
     q = _vec(1)
     dense = filled.dense(["t", "other"], q, 1, Filters())
     assert [(p.kb, p.id) for p, _ in dense] == [("other", "q1")]

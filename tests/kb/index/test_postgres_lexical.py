@@ -1,5 +1,5 @@
 """The PostgreSQL index's lexical search over long posting lists (``_lexical_capped``), and the
-migration (m002) that made it possible.
+migrations (m002, m003) that made it possible.
 
 A search whose query terms have many postings reads each long list only down to a cut in impact
 order and scores at most a few hundred passages in full. Its scores are exact BM25; its top k is
@@ -155,7 +155,9 @@ def test_capped_searches_return_exact_scores_within_the_filters(
             found += len({i for i, _ in got} & {i for i, _ in want})
             total += len(want)
     assert capped and any(capped)
-    assert found / total >= 0.8  # (a 20-posting cut on ~370 passages: the benchmark has the real figure)
+    # (a 20-posting cut on ~370 passages: the benchmark has the real figure; 0.86 when the cut
+    # followed tf then length, the impact order only before b was 1)
+    assert found / total >= 0.9
 
 
 def test_capped_search_after_replacements_and_deletions(pg_url: str, schema: str, capped: list[int]) -> None:
@@ -210,13 +212,16 @@ def test_m002_upgrades_an_existing_index(
     with PostgresIndex(pg_url, schema=schema) as index:
         _write(index, corpus)
     with psycopg.connect(pg_url, autocommit=True) as db:  # back to the m001 schema
-        db.execute(f"DROP INDEX {schema}.lex_postings_impact")
+        db.execute(f"DROP INDEX {schema}.lex_postings_density")
         db.execute(f"ALTER TABLE {schema}.lex_df DROP COLUMN max_tf, DROP COLUMN min_length")
-        db.execute(f"DELETE FROM {schema}._migrations WHERE name = 'm002_lex_term_bounds'")
+        db.execute(
+            f"DELETE FROM {schema}._migrations"
+            " WHERE name IN ('m002_lex_term_bounds', 'm003_lex_density_order')"
+        )
     with _open(pg_url, schema) as index:
         with psycopg.connect(pg_url) as db:
             names = [r[0] for r in db.execute(f"SELECT name FROM {schema}._migrations ORDER BY name")]
-            assert names == ["m001_kb_schema", "m002_lex_term_bounds"]
+            assert names == ["m001_kb_schema", "m002_lex_term_bounds", "m003_lex_density_order"]
             wrong = db.execute(
                 f"SELECT count(*) FROM {schema}.lex_df d JOIN (SELECT kb_id, term_id, max(tf) AS m,"
                 f" min(length) AS l FROM {schema}.lex_postings GROUP BY 1, 2) s USING (kb_id, term_id)"
@@ -225,9 +230,9 @@ def test_m002_upgrades_an_existing_index(
             assert wrong is not None and wrong[0] == 0
             terms = {t for its in corpus.values() for it in its for t in it.tokens}
             assert db.execute(f"SELECT count(*) FROM {schema}.lex_df").fetchone() == (len(terms),)
-            assert db.execute("SELECT to_regclass(%s)", (f"{schema}.lex_postings_impact",)).fetchone() != (
-                None,
-            )
+            index_names = [f"{schema}.lex_postings_density", f"{schema}.lex_postings_impact"]
+            found = [db.execute("SELECT to_regclass(%s)", (n,)).fetchone() for n in index_names]
+            assert found[0] != (None,) and found[1] == (None,)  # m003's order replaced m002's
         for query in QUERIES:
             want = bm25_oracle(corpus, query, 10, Filters())
             _assert_ranking(_ranked(index.lexical(["t"], query, 10, Filters())), want)

@@ -16,12 +16,13 @@ Layout (all tables in one PostgreSQL schema, ``banron_kb`` by default):
   holds the term frequency and the passage's length, and the passage's label group (its (motion,
   stance, lang), numbered in ``label_groups``). Its primary key (kb, term, group, passage) lets a
   filtered search read only the postings of the allowed groups, and finds one passage's posting
-  of a term; a second index, (kb, term, tf descending, length), has each term's postings in
-  impact order (migration m002). ``lex_df`` holds each term's document frequency, largest tf and
-  shortest passage.
+  of a term; a second index, (kb, term, tf / length descending), has each term's postings in
+  impact order (migration m003). ``lex_df`` holds each term's document frequency (and m002's
+  largest tf and shortest passage, which the tf-ordered cut of before m003 bounded with).
 
-Lexical ranking is BM25 (Lucene variant, k1=1.5, b=0.75) with the idf from ``lex_df`` and the
-average length from ``kbs``: the same formula, and so the same scores, as the SQLite index's
+Lexical ranking is BM25 (Lucene variant, ``base.BM25_K1``/``BM25_B``, so b = 1) with the idf
+from ``lex_df`` and the average length from ``kbs``: the same formula, and so the same scores, as
+the SQLite index's
 (bm25s's). PostgreSQL full-text search was the alternative, but ``ts_rank`` has no idf (a rare word
 counts no more than a common one) and ``simple``-config parsing would re-split the tokens; the
 postings table keeps mecab's morphemes exactly and ranks them like the embedded index does.
@@ -31,10 +32,10 @@ Two ways to the top k, chosen per knowledge base and query by the query terms' t
 * up to ``lexical_exact_below`` (30,000; for a filtered search 200,000 in its allowed groups),
   one SQL aggregate sums every posting of every query term: exact, as the SQLite index;
 * beyond that, ``_lexical_capped``: a term with more than 15,000 postings is read only down to its
-  5,000th in impact order (tf descending, then length ascending; BM25's tf part grows with tf and
-  shrinks with length, whatever the average length, so these are about its best, and whatever
-  lies below the cut scores at most the cut posting's score or one tf less at the term's shortest
-  passage, whichever is larger); shorter lists are read whole. The 1,000 passages with the highest
+  5,000th in impact order (density, tf / length, descending: with b = 1 a posting's BM25 part is
+  a rising function of its density alone, whatever the average length, so these are exactly its
+  best, and whatever lies below the cut scores at most the cut posting's part); shorter lists
+  are read whole. The 1,000 passages with the highest
   bound (what was read for them plus that cut bound of each long term not read for them) get
   their missing terms by primary-key lookups, the heavier terms first (a passage that can no
   longer reach the top k skips the rest), and the top k by these exact BM25 scores are returned.
@@ -42,13 +43,13 @@ Two ways to the top k, chosen per knowledge base and query by the query terms' t
   corpus size, and every returned score is exact, but the set is approximate: a passage can be
   missed if it is below the cut of every long list it is in and has no rarer term, or if 1,000
   others have a higher bound. ``benchmarks/retrieval_scale.py`` measures the agreement with exact
-  BM25 (recall@10 0.998 at 100k chunks, 0.90 at 1M; see docs/reliability.md). When the cut
+  BM25 (recall@10 0.935 at 1M; see docs/reliability.md). When the cut
   bounds add up to less than the k-th best score and at most 1,000 passages qualify, the top k is
   provably exact.
 
-Migration m002 builds the impact index and fills the bounds from the postings in the migration's
-transaction: on an existing index of millions of passages that takes minutes, during which
-writes wait.
+Migrations m002 (bounds) and m003 (the density index, replacing m002's tf-ordered one) run in
+their migration's transaction: on an existing index of millions of passages they take minutes,
+during which writes wait.
 
 Every write runs in one transaction, so a failed ingest leaves nothing half-written; the schema is
 created by named, append-only migrations recorded in ``_migrations``, under an advisory lock so
@@ -68,7 +69,7 @@ from typing import Any
 import numpy as np
 
 from banron.domain import STANCES, Passage, Stance
-from banron.kb.index.base import Filters, KBInfo, StoredPassage, passage_from_row
+from banron.kb.index.base import BM25_B, BM25_K1, Filters, KBInfo, StoredPassage, passage_from_row
 from banron.kb.index.maintenance import DocumentInfo, passage_fingerprint
 
 try:
@@ -85,8 +86,10 @@ except ImportError as e:  # pragma: no cover - depends on the optional extra
 
 __all__ = ["MIGRATIONS", "DatabaseUnavailable", "PostgresIndex"]
 
-K1 = 1.5  # BM25 constants: the SQLite index's (bm25s's defaults)
-B = 0.75
+K1, B = BM25_K1, BM25_B  # the SQLite index's too
+# The capped lexical path reads postings in density order, which is BM25's impact order only when
+# b = 1 (a posting's part is then a function of tf / length alone).
+assert B == 1.0, "_lexical_capped's density order needs b = 1"
 
 
 _SCHEMA = """
@@ -200,10 +203,21 @@ def _m002_lex_term_bounds(db: Connection) -> None:
     )
 
 
+def _m003_lex_density_order(db: Connection) -> None:
+    """Each term's postings by density (tf / length, descending), the exact impact order under
+    b = 1 (see ``_lexical_capped``); it replaces m002's (tf, length) order."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS lex_postings_density ON lex_postings"
+        " (kb_id, term_id, (tf::float8 / length) DESC) INCLUDE (grp, pid, tf, length)"
+    )
+    db.execute("DROP INDEX IF EXISTS lex_postings_impact")
+
+
 # Named, append-only: never edit or reorder an entry; add a new one.
 MIGRATIONS: list[PgMigration] = [
     ("m001_kb_schema", _m001_kb_schema),
     ("m002_lex_term_bounds", _m002_lex_term_bounds),
+    ("m003_lex_density_order", _m003_lex_density_order),
 ]
 
 _COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end", page, section'
@@ -857,12 +871,12 @@ def _lexical_sql(filtered: bool, k: int) -> str:
 
 
 _TFC = "p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avgdl)s))"  # BM25's tf part
-_CAP = 5_000  # postings read at most from a long list: its best, by tf then shortness
+_DENSITY = "(p.tf::float8 / p.length)"  # m003's index expression, written the same for the planner
+_CAP = 5_000  # postings read at most from a long list: its best, by density
 _READ_WHOLE = 15_000  # a list up to this long is read whole (one range scan beats the lookups)
 _RESCORE = 1_000  # passages scored in full at most (at least 4k)
 _LIGHT_SHARE = 0.5  # the long terms looked up last: the lightest, their cut bounds up to this share
 _FILTERED_EXACT_BELOW = 200_000  # a filtered search reads its groups' postings whole up to this
-_MAX_INT = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -877,9 +891,10 @@ class _LexTerm:
     min_length: int | None
 
 
-def _tf_part(tf: int, length: int, avgdl: float) -> float:
-    """BM25's tf part, as ``_TFC`` computes it in SQL."""
-    return tf / (tf + K1 * (1 - B + B * length / avgdl))
+def _density_part(density: float, avgdl: float) -> float:
+    """BM25's tf part (``_TFC``) of a posting of this density (tf / length), with b = 1:
+    tf / (tf + k1 * length / avgdl) = density / (density + k1 / avgdl)."""
+    return density / (density + K1 / avgdl)
 
 
 def _lexical_exact(
@@ -897,10 +912,11 @@ def _lexical_capped(
     """BM25 top k of one knowledge base, reading at most ``_CAP`` postings of each long list.
 
     1. A term with more than ``_READ_WHOLE`` postings is read only down to its ``_CAP``-th
-       posting (in the allowed groups) in the impact index's order (tf descending, then length
-       ascending), plus the ties of that posting: its highest BM25 parts, for any average length.
-       Whatever lies below the cut scores at most ``tau``, the larger of the cut posting's score
-       and that of one tf less at the term's shortest passage. Shorter lists are read whole.
+       posting (in the allowed groups) in density order (tf / length, descending: m003's index),
+       plus the ties of that posting. With b = 1 a posting's BM25 part is a function of its
+       density alone, rising with it, so these are exactly the term's highest parts, for any
+       average length, and whatever lies below the cut scores at most ``tau``, the cut posting's
+       own part. Shorter lists are read whole.
     2. Per passage: the sum of what was read, and a bound, that sum plus ``tau`` of each long
        term not read for it. The passages whose bound reaches the k-th best sum (a score the k-th
        best reaches at least) are candidates; the ``_RESCORE`` with the highest bounds are kept.
@@ -916,37 +932,22 @@ def _lexical_capped(
     than the k-th best score and no more than ``_RESCORE`` passages qualify, the top k is exact.
     """
     avgdl = params["avgdl"]
-    long = [
-        t
-        for t in terms
-        if t.df > max(_CAP, _READ_WHOLE) and t.max_tf is not None and t.min_length is not None
-    ]
-    cuts: dict[int, tuple[int, int]] = {}
+    long = [t for t in terms if t.df > max(_CAP, _READ_WHOLE)]
+    cuts: dict[int, float] = {}  # term -> density of its cut posting
     if long:
         group_cond = "AND p.grp = ANY(%(grps)s)" if filtered else ""
-        for tid, tf, length in db.execute(
-            "SELECT u.term_id, c.tf, c.length FROM unnest(%(tids)s::int4[]) AS u(term_id)"
-            " CROSS JOIN LATERAL (SELECT p.tf, p.length FROM lex_postings p WHERE p.kb_id = %(kb)s"
-            f" AND p.term_id = u.term_id {group_cond} ORDER BY p.tf DESC, p.length"
+        for tid, density in db.execute(
+            f"SELECT u.term_id, c.d FROM unnest(%(tids)s::int4[]) AS u(term_id)"
+            f" CROSS JOIN LATERAL (SELECT {_DENSITY} AS d FROM lex_postings p WHERE p.kb_id = %(kb)s"
+            f" AND p.term_id = u.term_id {group_cond} ORDER BY {_DENSITY} DESC"
             " OFFSET %(off)s LIMIT 1) c",
             {**params, "tids": [t.tid for t in long], "off": _CAP - 1},
         ):
-            cuts[int(tid)] = (int(tf), int(length))
+            cuts[int(tid)] = float(density)
     bits = {t.tid: 1 << i for i, t in enumerate(terms)}  # which terms a passage was read for
     whole = [t for t in terms if t.tid not in cuts]
     capped = [t for t in terms if t.tid in cuts]
-    ranges: list[tuple[int, int, int, float, int, float]] = []  # term, tf, max length, weight, bit, tau
-    taus: dict[int, float] = {}
-    for t in capped:
-        tf, length = cuts[t.tid]
-        assert t.max_tf is not None and t.min_length is not None
-        tau = t.weight * _tf_part(tf, length, avgdl)
-        if tf > 1:
-            tau = max(tau, t.weight * _tf_part(tf - 1, t.min_length, avgdl))
-        taus[t.tid] = tau
-        # One index range per tf value: all of each higher tf, the cut tf up to the cut length.
-        for v in range(tf, max(t.max_tf, tf) + 1):
-            ranges.append((t.tid, v, length if v == tf else _MAX_INT, t.weight, bits[t.tid], tau))
+    taus = {t.tid: t.weight * _density_part(cuts[t.tid], avgdl) for t in capped}
     light = _light_terms(taus)
     heavy = [t for t in capped if t.tid not in light]
     lighter = [t for t in capped if t.tid in light]
@@ -957,12 +958,11 @@ def _lexical_capped(
             "ftid": [t.tid for t in whole],
             "fw": [t.weight for t in whole],
             "fbit": [bits[t.tid] for t in whole],
-            "ptid": [r[0] for r in ranges],
-            "ptf": [r[1] for r in ranges],
-            "plen": [r[2] for r in ranges],
-            "pw": [r[3] for r in ranges],
-            "pbit": [r[4] for r in ranges],
-            "ptau": [r[5] for r in ranges],
+            "ptid": [t.tid for t in capped],
+            "pcut": [cuts[t.tid] for t in capped],
+            "pw": [t.weight for t in capped],
+            "pbit": [bits[t.tid] for t in capped],
+            "ptau": [taus[t.tid] for t in capped],
             "total": sum(taus.values()),
             "ht": [t.tid for t in heavy],
             "hw": [t.weight for t in heavy],
@@ -986,10 +986,10 @@ def _capped_sql(filtered: bool, k: int) -> str:
         f" JOIN lex_postings p ON p.kb_id = %(kb)s AND p.term_id = u.term_id {group_cond}"
         " UNION ALL"
         f" SELECT p.grp, p.pid, u.weight * {_TFC}, u.tau, u.bit"
-        " FROM unnest(%(ptid)s::int4[], %(ptf)s::int4[], %(plen)s::int4[], %(pw)s::float8[],"
-        "  %(pbit)s::int8[], %(ptau)s::float8[]) AS u(term_id, tf, maxlen, weight, bit, tau)"
-        " JOIN lex_postings p ON p.kb_id = %(kb)s AND p.term_id = u.term_id AND p.tf = u.tf"
-        f"  AND p.length <= u.maxlen {group_cond}"
+        " FROM unnest(%(ptid)s::int4[], %(pcut)s::float8[], %(pw)s::float8[],"
+        "  %(pbit)s::int8[], %(ptau)s::float8[]) AS u(term_id, cut, weight, bit, tau)"
+        " JOIN lex_postings p ON p.kb_id = %(kb)s AND p.term_id = u.term_id"
+        f"  AND {_DENSITY} >= u.cut {group_cond}"
     )
     cols = ", ".join("x." + c.strip() for c in _COLS.split(","))
     return (

@@ -23,7 +23,7 @@ import numpy as np
 
 from banron.domain import Passage, Stance
 from banron.kb.index import maintenance
-from banron.kb.index.base import Filters, KBInfo, StoredPassage, passage_from_row
+from banron.kb.index.base import BM25_B, BM25_K1, Filters, KBInfo, StoredPassage, passage_from_row
 from banron.kb.index.maintenance import DocumentInfo
 from banron.util import Migration, atomic_sqlite, migrate
 
@@ -412,7 +412,7 @@ def _read_kb(connect: Callable[[], sqlite3.Connection], kb: str, gen: int) -> _L
 
 
 class _BM25:
-    """BM25 (Lucene variant, k1=1.5, b=0.75) as bm25s computes it, score for score.
+    """BM25 (Lucene variant, ``base.BM25_K1``/``BM25_B``) as bm25s computes it, score for score.
 
     Built with numpy from the token lists instead of bm25s's per-document Python loops, which at a
     million passages took minutes and over 10 GB. The precomputed per-(term, passage) scores are a
@@ -420,8 +420,8 @@ class _BM25:
     are ignored), as ``bm25s.BM25.get_scores`` does.
     """
 
-    k1 = 1.5
-    b = 0.75
+    k1 = BM25_K1
+    b = BM25_B
     # bm25s cannot index a passage without tokens, so such a passage got this one token: kept, for
     # the same document lengths and hence the same scores.
     empty = "\x00"
