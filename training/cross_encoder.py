@@ -14,6 +14,11 @@ of attention and padded rows out of the pooling, which is the same math as per-s
 
 from __future__ import annotations
 
+import math
+import random
+import time
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -137,3 +142,40 @@ class E5Torch(nn.Module):
         """XLM-R pair encoding: <s> a </s></s> b </s>, the passage truncated to fit max_len."""
         room = max_len - 4 - len(a)
         return [self.bos, *a, self.eos, self.eos, *b[: max(room, 0)], self.eos][:max_len]
+
+
+def fit(
+    model: nn.Module,
+    items: list,
+    per_step: int,
+    epochs: float,
+    lr: float,
+    loss_of: Callable[[list], torch.Tensor],
+    seed: int = 0,
+) -> None:
+    """Train ``model``'s trainable parameters on ``items`` with AdamW, a 10% linear warm-up and a
+    linear decay; ``loss_of`` turns one step's slice of items into a loss."""
+    rnd = random.Random(seed)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    total = int(math.ceil(len(items) / per_step) * epochs)
+    warm = max(1, total // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm))
+    )
+    model.train()
+    start, step = time.time(), 0
+    while step < total:
+        rnd.shuffle(items)
+        for i in range(0, len(items), per_step):
+            if step >= total:
+                break
+            loss = loss_of(items[i : i + per_step])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 25 == 0:
+                print(f"step {step}/{total} loss {loss.item():.3f} {time.time() - start:.0f} s", flush=True)
+    print(f"trained {total} steps in {time.time() - start:.0f} s", flush=True)
+    model.eval()

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from cross_encoder import E5Torch
+from cross_encoder import E5Torch, fit
 
 from banron.kb.e5_engine import E5Encoder
 
@@ -80,7 +78,6 @@ def main() -> None:
         top_layer = name.startswith("layers.") and int(name.split(".")[1]) >= first
         trained = name.startswith("head.") or top_layer
         p.requires_grad_(trained)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     ids: dict[tuple[bool, str], list[int]] = {}
 
     def tokens(text: str, query: bool) -> list[int]:
@@ -103,32 +100,16 @@ def main() -> None:
         seqs = [model.pair_ids(tokens(query, True), tokens(c, False), args.max_tokens) for c in cands]
         return seqs[: args.candidates], t / t.sum()
 
-    total = int(math.ceil(len(groups) / args.groups_per_step) * args.epochs)
-    warm = max(1, total // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / (total - warm))
-    )
-    model.train()
-    start, step = time.time(), 0
-    while step < total:
-        rnd.shuffle(groups)
-        for i in range(0, len(groups), args.groups_per_step):
-            if step >= total:
-                break
-            built = [build(g) for g in groups[i : i + args.groups_per_step]]
-            batch, mask = E5Torch.pad([s for seqs, _ in built for s in seqs])
-            logits = model(batch, mask).view(len(built), args.candidates)
-            target = torch.stack([t for _, t in built])
-            loss = -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 25 == 0:
-                print(f"step {step}/{total} loss {loss.item():.3f} {time.time() - start:.0f} s", flush=True)
+    def loss_of(step_groups: list) -> torch.Tensor:
+        built = [build(g) for g in step_groups]
+        batch, mask = E5Torch.pad([s for seqs, _ in built for s in seqs])
+        logits = model(batch, mask).view(len(built), args.candidates)
+        target = torch.stack([t for _, t in built])
+        return -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
+
+    fit(model, groups, args.groups_per_step, args.epochs, args.lr, loss_of)
     torch.save(model.state_dict(), args.out.with_suffix(".pt"))
-    print(f"trained {total} steps in {time.time() - start:.0f} s -> {args.out.with_suffix('.pt')}")
+    print(f"saved {args.out.with_suffix('.pt')}")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,12 @@ import argparse
 import csv
 import gzip
 import json
-import math
-import random
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from cross_encoder import E5Torch
+from cross_encoder import E5Torch, fit
 
 from banron.evaluation.judge import shared_data_dir
 from banron.kb.e5_engine import E5Encoder
@@ -41,7 +38,6 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    rnd = random.Random(0)
 
     rows = [json.loads(line) for line in DATA.open(encoding="utf-8") if line.strip()]
     rows = [r for r in rows if not any(x in r["motion"] for x in OVERLAP)]
@@ -56,34 +52,15 @@ def main() -> None:
         p.requires_grad_(False)
     for p in [*model.layers.parameters(), *model.head.parameters()]:  # type: ignore[union-attr]
         p.requires_grad_(True)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
-    total = int(math.ceil(len(data) / args.batch) * args.epochs)
-    warm = max(1, total // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / (total - warm))
-    )
-    model.train()
-    start, step = time.time(), 0
-    while step < total:
-        rnd.shuffle(data)
-        for i in range(0, len(data), args.batch):
-            if step >= total:
-                break
-            b = data[i : i + args.batch]
-            batch, mask = E5Torch.pad([x[0] for x in b])
-            out = model(batch, mask)
-            loss = F.cross_entropy(out[:, :2], torch.tensor([x[1] for x in b])) + F.mse_loss(
-                out[:, 2], torch.tensor([x[2] for x in b], dtype=torch.float32)
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            if step % 25 == 0:
-                print(f"step {step}/{total} loss {loss.item():.3f} {time.time() - start:.0f} s", flush=True)
+
+    def loss_of(b: list) -> torch.Tensor:
+        batch, mask = E5Torch.pad([x[0] for x in b])
+        out = model(batch, mask)
+        stance = F.cross_entropy(out[:, :2], torch.tensor([x[1] for x in b]))
+        return stance + F.mse_loss(out[:, 2], torch.tensor([x[2] for x in b], dtype=torch.float32))
+
+    fit(model, data, args.batch, args.epochs, args.lr, loss_of)
     torch.save(model.state_dict(), args.out.with_suffix(".pt"))
-    model.eval()
 
     @torch.no_grad()
     def predict(pairs: list[list[int]]) -> np.ndarray:
