@@ -144,6 +144,14 @@ class E5Torch(nn.Module):
         return [self.bos, *a, self.eos, self.eos, *b[: max(room, 0)], self.eos][:max_len]
 
 
+def set_trainable(model: E5Torch, top: int) -> None:
+    """Train only the top ``top`` encoder layers and the head; freeze the rest."""
+    first = len(model.layers) - top
+    for name, p in model.named_parameters():
+        top_layer = name.startswith("layers.") and int(name.split(".")[1]) >= first
+        p.requires_grad_(name.startswith("head.") or top_layer)
+
+
 def fit(
     model: nn.Module,
     items: list,

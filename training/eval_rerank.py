@@ -22,17 +22,10 @@ from cross_encoder import E5Torch
 from rich.console import Console
 
 from banron.evaluation.beir import QueryMemo, build_index, load_beir, search_mode
+from banron.evaluation.metrics import ndcg_at_k
 from banron.kb.e5_engine import E5Encoder
 from banron.kb.search import Retriever
 from banron.runtime import Runtime
-
-DISCOUNT = 1.0 / np.log2(np.arange(2, 12))
-
-
-def ndcg10(ranking: list[str], rel: dict[str, int]) -> float:
-    ideal = sorted((v for v in rel.values() if v > 0), reverse=True)[:10]
-    idcg = sum(g * DISCOUNT[i] for i, g in enumerate(ideal))
-    return sum(rel.get(d, 0) * DISCOUNT[i] for i, d in enumerate(ranking[:10])) / idcg if idcg else 0.0
 
 
 def main() -> None:
@@ -91,7 +84,7 @@ def main() -> None:
     variants = [("as searched", None), ("cross-encoder alone", np.inf)]
     variants += [(f"RRF w={w}", float(w)) for w in (0.5, 1, 2)]
     for name, w in variants:
-        per = {q.id: ndcg10(reorder(q.id, w), ds.qrels[q.id]) for q in ds.queries}
+        per = {q.id: ndcg_at_k(reorder(q.id, w), ds.qrels[q.id]) for q in ds.queries}
         odd = [v for k, v in per.items() if number[k] % 2]
         even = [v for k, v in per.items() if not number[k] % 2]
         mean = np.mean(list(per.values()))

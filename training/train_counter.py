@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from cross_encoder import E5Torch, fit
+from cross_encoder import E5Torch, fit, set_trainable
 
 from banron.kb.e5_engine import E5Encoder
 
@@ -73,11 +73,7 @@ def main() -> None:
 
     enc = E5Encoder()
     model = E5Torch(enc, n_out=1, dropout=0.1)
-    first = len(model.layers) - args.top
-    for name, p in model.named_parameters():
-        top_layer = name.startswith("layers.") and int(name.split(".")[1]) >= first
-        trained = name.startswith("head.") or top_layer
-        p.requires_grad_(trained)
+    set_trainable(model, args.top)
     ids: dict[tuple[bool, str], list[int]] = {}
 
     def tokens(text: str, query: bool) -> list[int]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from cross_encoder import E5Torch, fit
+from cross_encoder import E5Torch, fit, set_trainable
 
 from banron.evaluation.judge import shared_data_dir
 from banron.kb.e5_engine import E5Encoder
@@ -48,10 +48,7 @@ def main() -> None:
         return model.pair_ids(enc.token_ids(motion, True), enc.token_ids(text, False), args.max_tokens)
 
     data = [(pair(r["motion"], r["text"]), int(r["side"] == "pro"), (r["score"] - 3) / 2) for r in rows]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in [*model.layers.parameters(), *model.head.parameters()]:  # type: ignore[union-attr]
-        p.requires_grad_(True)
+    set_trainable(model, len(model.layers))
 
     def loss_of(b: list) -> torch.Tensor:
         batch, mask = E5Torch.pad([x[0] for x in b])

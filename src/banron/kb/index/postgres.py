@@ -736,22 +736,19 @@ class PostgresIndex:
             groups = _allowed_groups(db, filters)
             if groups == []:
                 return []
-            by_kb: dict[int, list[tuple[str, int, int, int | None, int | None]]] = {}
-            for kb_id, term, tid, df, max_tf, min_length in db.execute(
-                "SELECT d.kb_id, t.term, t.id, d.df, d.max_tf, d.min_length FROM lex_terms t"
+            by_kb: dict[int, list[tuple[str, int, int]]] = {}
+            for kb_id, term, tid, df in db.execute(
+                "SELECT d.kb_id, t.term, t.id, d.df FROM lex_terms t"
                 " JOIN lex_df d ON d.term_id = t.id WHERE d.kb_id = ANY(%s) AND t.term = ANY(%s)",
                 ([kb[0] for kb in stats], list(qtf)),
             ):
-                by_kb.setdefault(int(kb_id), []).append((str(term), int(tid), int(df), max_tf, min_length))
+                by_kb.setdefault(int(kb_id), []).append((str(term), int(tid), int(df)))
             for kb_id, name, n, total in stats:
                 found = by_kb.get(kb_id)
                 if n == 0 or not found:
                     continue
                 avgdl = total / n
-                terms = [
-                    _LexTerm(tid, qtf[term] * _idf(n, df), df, max_tf, min_length)
-                    for term, tid, df, max_tf, min_length in found
-                ]
+                terms = [_LexTerm(tid, qtf[term] * _idf(n, df), df) for term, tid, df in found]
                 params = {"kb": kb_id, "avgdl": avgdl, "grps": groups, "k1": K1, "b": B}
                 postings = sum(t.df for t in terms)
                 if groups is None:
@@ -881,14 +878,12 @@ _FILTERED_EXACT_BELOW = 200_000  # a filtered search reads its groups' postings 
 
 @dataclass(frozen=True)
 class _LexTerm:
-    """A query term of one knowledge base: its weight (idf times its count in the query), its
-    document frequency and the bounds of its postings (None: unknown)."""
+    """A query term of one knowledge base: its weight (idf times its count in the query) and its
+    document frequency."""
 
     tid: int
     weight: float
     df: int
-    max_tf: int | None
-    min_length: int | None
 
 
 def _density_part(density: float, avgdl: float) -> float:
