@@ -218,6 +218,8 @@ class Stats:
     errors: list[str] = field(default_factory=list)
     rate_limited: int = 0
     debates_started: int = 0
+    drafts_ms: list[float] = field(default_factory=list)  # client side, each draft the server read
+    drafts_unread: int = 0  # drafts the server could not read then (busy debate)
 
 
 def server_timing(header: str) -> dict[str, float]:
@@ -229,6 +231,19 @@ def server_timing(header: str) -> dict[str, float]:
         if name and m:
             out[name.strip()] = float(m.group(1))
     return out
+
+
+async def send_draft(
+    client: httpx.AsyncClient, url: str, text: str, headers: dict[str, str], stats: Stats
+) -> None:
+    """POST the speech as a draft, as the debate page does while the student writes: the server
+    starts embedding its claims. A draft is a hint, so anything but a read draft is only counted."""
+    t0 = time.perf_counter()
+    r = await client.post(url, json={"text": text}, headers=headers)
+    if r.status_code == 202 and r.json().get("read"):
+        stats.drafts_ms.append((time.perf_counter() - t0) * 1000)
+    else:
+        stats.drafts_unread += 1
 
 
 async def speak(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -271,6 +286,7 @@ async def student(
     max_turns: int | None = None,
     repeat_texts: bool = False,
     think: float = 0.0,
+    drafts: bool = True,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     pause = random.Random(i)  # the same pauses on every run
@@ -288,12 +304,14 @@ async def student(
             debate = r.json()["id"]
             k = i
             while time.monotonic() < stop_at and (max_turns is None or len(stats.speeches) < max_turns):
+                text = SPEECHES[k % len(SPEECHES)] if repeat_texts else student_speech(i, k - i)
                 if think:
+                    if drafts:  # the page sends what is written when the student stops typing
+                        await send_draft(client, f"/api/debates/{debate}/draft", text, headers, stats)
                     await asyncio.sleep(pause.uniform(0, think))
                     if time.monotonic() >= stop_at:
                         break
                 t0 = time.perf_counter()
-                text = SPEECHES[k % len(SPEECHES)] if repeat_texts else student_speech(i, k - i)
                 r = await client.post(f"/api/debates/{debate}/turns", json={"text": text}, headers=headers)
                 if r.status_code == 429:
                     stats.rate_limited += 1
@@ -330,6 +348,7 @@ async def run(
     pids: list[int],
     repeat_texts: bool = False,
     think: float = 0.0,
+    drafts: bool = True,
 ) -> dict[str, Any]:
     """Warm every worker up, then run ``len(tokens) - len(bases)`` students for ``seconds``."""
     # Warm-up (excluded): a worker's first speech loads the embedder and the evidence into memory.
@@ -369,6 +388,7 @@ async def run(
                 timeout=seconds + 600,
                 repeat_texts=repeat_texts,
                 think=think,
+                drafts=drafts,
             )
         )
         for i, tok in enumerate(students)
@@ -427,6 +447,10 @@ def summarize(args: argparse.Namespace, model_ms: float, res: dict[str, Any]) ->
         "workers": args.workers,
         "student_texts": "repeated" if args.repeat_texts else "unique",
         "think_s": args.think,
+        "drafts": bool(args.think) and not args.no_drafts,
+        "drafts_read": len(stats.drafts_ms),
+        "drafts_unread": stats.drafts_unread,
+        "draft_ms": dist(stats.drafts_ms),
         "debates_started": stats.debates_started,
         "banron_turns": len(sp),
         "student_turns": len(stats.submits_ms),
@@ -472,6 +496,11 @@ def main() -> None:
         default=0.0,
         help="each student pauses a random 0 to this many seconds before every speech (0: none)",
     )
+    ap.add_argument(
+        "--no-drafts",
+        action="store_true",
+        help="with --think: do not send the speech as a draft before the pause (as pages before drafts)",
+    )
     ap.add_argument("--json", type=Path, default=RESULTS / "load.json")
     args = ap.parse_args()
     if args.workers < 1 or args.engine_threads < 1:
@@ -494,12 +523,14 @@ def main() -> None:
                 f"banron serve at {where}; {args.debates} debates for {args.seconds:.0f} s; "
                 f"fake model {args.tokens_per_s:g} words/s, {model_ms / 1000:.1f} s per speech; "
                 f"student texts {'repeated' if args.repeat_texts else 'unique'}; "
-                f"{f'students pause 0-{args.think:g} s before each speech' if args.think else 'no pauses'}; "
+                f"{f'students pause 0-{args.think:g} s before each speech' if args.think else 'no pauses'}"
+                f"{', sending it as a draft first' if args.think and not args.no_drafts else ''}; "
                 f"store: {store_label()}"
             )
             bases = [base for _, base in servers]
             pids = [p.pid for p, _ in servers]
-            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, pids, args.repeat_texts, args.think))
+            texts, drafts = args.repeat_texts, not args.no_drafts
+            res = asyncio.run(run(bases, tokens, args.seconds, model_ms, pids, texts, args.think, drafts))
         finally:
             for proc, _ in servers:
                 proc.kill()
@@ -529,6 +560,7 @@ def main() -> None:
         ("speech: client request to done", "client_ms"),
         ("submit: queued for an engine thread", "submit_queued_ms"),
         ("client: submit (incl. queue)", "submit_ms"),
+        ("client: draft, read by the server", "draft_ms"),
     ]:
         table.add_row(label, *(ms(out[key], k) for k in ("p50", "p99", "max")))
     console.print(table)
@@ -537,6 +569,7 @@ def main() -> None:
         f"{out['student_turns']}, errors {out['errors']}, rate-limited {out['rate_limited']}, "
         f"unfinished at the end {out['unfinished_at_end']}, model {model_ms:.0f} ms/speech, "
         f"server RSS max {out['rss_mb']['max']:.0f} MB"
+        + (f", drafts read {out['drafts_read']} / not read {out['drafts_unread']}" if out["drafts"] else "")
     )
     for e in out["error_samples"]:
         console.print(f"  error: {e}", markup=False)

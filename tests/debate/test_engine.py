@@ -263,3 +263,28 @@ def test_a_stored_turns_claims_are_embedded_ahead_of_the_turn_that_needs_them(
     n = len(asked)
     engine.submit(KO_SPEECHES[1])  # linked to banron's claims: embedded already, nothing to prefetch
     assert len(asked) == n
+
+
+def test_a_draft_is_read_ahead_without_storing_anything(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """read_ahead lists the claims a submit of the draft would make and hands the finished
+    sentences' claims to the prefetch; the sentence still being typed is listed, not embedded.
+    Nothing is stored, and in banron's turn there is nothing to read."""
+    asked: list[list[str]] = []
+    monkeypatch.setattr(rt.embedder, "prefetch", lambda texts: asked.append(list(texts)), raising=False)
+    engine = DebateEngine.create(
+        rt, fmt=get_format("free"), motion=find_motion("phone-ban"),  # type: ignore[arg-type]
+        student_side=Side.PRO, lang="ko", kbs=["bundled"], store=DebateStore(tmp_path / "d.sqlite"),
+    )  # fmt: skip
+    typing = KO_SPEECHES[0] + " 그리고 수업 시간에 게임을 하는 학생"
+    claims = engine.read_ahead(typing)
+    assert claims is not None and engine.turns == []
+    texts = [c.text for c in claims]
+    assert texts[-1] == "그리고 수업 시간에 게임을 하는 학생" and asked == [texts[:-1]]
+    assert engine.read_ahead("   ") == [] and len(asked) == 1
+    done = engine.read_ahead(KO_SPEECHES[0])
+    assert done is not None and asked[-1] == [c.text for c in done]  # every sentence ended
+    stored = engine.submit(KO_SPEECHES[0])
+    assert [c.text for c in stored.claims] == [c.text for c in done]
+    assert engine.read_ahead(KO_SPEECHES[1]) is None  # banron's turn

@@ -65,6 +65,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/api/debates/{debate_id}"): "debate",
     ("POST", "/api/debates/{debate_id}/turns"): "debate",
     ("POST", "/api/debates/{debate_id}/speak"): "debate",
+    ("POST", "/api/debates/{debate_id}/draft"): "debate",
     ("GET", "/api/debates/{debate_id}/events"): "debate",
     ("POST", "/api/debates/{debate_id}/end"): "debate",
     ("GET", "/api/debates/{debate_id}/citations/{turn}/{n}"): "debate",
@@ -146,6 +147,7 @@ def fill(path: str, params: dict[str, str]) -> str:
 # Valid bodies, so that what refuses a request is the access check, not validation.
 BODIES: dict[str, dict[str, Any]] = {
     "/turns": {"text": "끼어들기 발언입니다. 이 토론에 몰래 말합니다."},
+    "/draft": {"text": "끼어들기 초안입니다. 몰래 읽힙니다."},
     "/api/debates": {"motion_id": "phone-ban", "side": "pro"},
     "/api/motions": {"text": "새 논제", "lang": "ko"},
     "/passages": {"passage_id": "x", "stance": "pro"},

@@ -21,12 +21,16 @@ from banron.debate.formats import Format, Phase, get_format
 from banron.debate.limits import apply_limits
 from banron.debate.opponent import Opponent, Speech
 from banron.debate.phases import Part, PhaseSpeaker
-from banron.domain import Lang, Motion, Side, Turn
+from banron.domain import Claim, Lang, Motion, Side, Turn
+from banron.kb.chunking import split_sentences
 from banron.kb.embed import prefetch_queries, query_vectors
 from banron.store import DebateRecord, DebateStoreProtocol
 
 if TYPE_CHECKING:
     from banron.runtime import Runtime
+
+# A draft ending in one of these has finished its last sentence (read_ahead embeds it).
+_SENTENCE_ENDS = frozenset(".?!…。？！\"'”’)")
 
 
 class TurnError(RuntimeError):
@@ -210,11 +214,7 @@ class DebateEngine:
         n = len(self.turns) + 1
         claims = []
         if slot.part == "speech":
-            opp = next(iter(self.speakers.values())).opp
-            found = extract_claims(
-                limited.text, opp.retriever.tokenizer, limit=opp.settings.max_claims + 1, prefix=f"t{n}c"
-            )
-            claims = self.linker.link(found, slot.side, self.flow)
+            claims = self.linker.link(self._claims_in(limited.text, n), slot.side, self.flow)
         turn = Turn(
             n=n,
             speaker="student",
@@ -229,6 +229,34 @@ class DebateEngine:
         self._commit(turn)
         self.linker.prefetch(claims)  # a first turn's claims were not linked: banron's search needs them
         return turn
+
+    def _claims_in(self, text: str, n: int) -> list[Claim]:
+        """The claims banron answers in ``text`` as the student's turn ``n``, not yet linked."""
+        opp = next(iter(self.speakers.values())).opp
+        limit = opp.settings.max_claims + 1
+        return extract_claims(text, opp.retriever.tokenizer, limit=limit, prefix=f"t{n}c")
+
+    def read_ahead(self, draft: str) -> list[Claim] | None:
+        """The claims banron would answer if the student submitted ``draft`` now, their vectors
+        started in the background; nothing is stored. None when it is not the student's turn.
+
+        A student writes for minutes before submitting, and the web page sends what is written so
+        far. Embedding those claims then means the submit finds them done: linking them into the
+        flow and searching against them no longer waits for the encoder while the student does.
+        A sentence still being typed (the draft does not end a sentence) is listed but not
+        embedded: it will change. A sentence changed after the draft is embedded at submit.
+        """
+        slot = self.slot
+        if slot is None or slot.speaker != "student":
+            return None
+        text = apply_limits(draft, slot.phase, self.lang).text.strip() if draft.strip() else ""
+        if slot.part != "speech" or not text:
+            return []
+        claims = self._claims_in(text, len(self.turns) + 1)
+        spans = split_sentences(text)
+        typing = "" if text[-1] in _SENTENCE_ENDS else " ".join(text[spans[-1][0] : spans[-1][1]].split())
+        self.linker.prefetch([c for c in claims if c.text != typing])
+        return claims
 
     def speak(self) -> Iterator[str | Turn]:
         """banron's turn in the current slot: text pieces as they are written, then the stored Turn."""

@@ -45,7 +45,8 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-RECENT_QUERIES = 1024  # query vectors kept per embedder (1.5 kB each)
+# Query vectors kept per embedder (1.5 kB each): a class's drafts, speeches and banron's claims.
+RECENT_QUERIES = 4096
 REMEMBER_BATCH = 32  # larger query batches (the judge's) are not kept among them
 
 

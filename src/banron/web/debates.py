@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from banron.debate.engine import DebateEngine, Slot, TurnError, slot_at
 from banron.debate.flow import Flow
 from banron.debate.formats import Format, get_format
-from banron.domain import Lang, Motion, Side, Turn
+from banron.domain import Claim, Lang, Motion, Side, Turn
 from banron.llm import LLMError
 from banron.runtime import Runtime
 from banron.store import DebateRecord, DebateStoreProtocol
@@ -329,6 +329,30 @@ class DebateService:
                 turn, queued_ms=(started - created) * 1000, worked_ms=(time.monotonic() - started) * 1000
             )
 
+    def _read_ahead(self, debate_id: str, draft: str) -> list[Claim] | None:
+        """A draft's claims, their embedding started (``DebateEngine.read_ahead``); None when it is
+        not the student's turn, or banron is still loading its evidence, or the debate has to be
+        resumed from the store while an engine thread holds its lock.
+
+        Runs beside the engine threads, never on one: a draft must not queue behind speeches. A
+        cached engine is read without the debate's lock, which a speech (this debate's, or
+        another's sharing the lock) holds for seconds: ``read_ahead`` only reads, and a turn
+        stored meanwhile at worst makes this draft's claims those of a turn already taken.
+        """
+        if not self.ready.done():
+            return None
+        with self._engines_lock:
+            engine = self._engines.get(debate_id)
+        if engine is not None:
+            return engine.read_ahead(draft)
+        lock = self._stripes[zlib.crc32(debate_id.encode()) % self.LOCK_STRIPES]
+        if not lock.acquire(blocking=False):  # resuming races an engine thread: skip this draft
+            return None
+        try:
+            return self._engine(debate_id).read_ahead(draft)
+        finally:
+            lock.release()
+
     def _end(self, debate_id: str) -> None:
         with self._debate(debate_id):
             self._engine(debate_id).end()
@@ -389,6 +413,11 @@ class DebateService:
         if debate_id in self._jobs:
             raise TurnError("banron is still speaking")
         return await self._run(self._submit, debate_id, text, elapsed_s, time.monotonic())
+
+    async def read_ahead(self, debate_id: str, draft: str) -> list[Claim] | None:
+        if debate_id in self._jobs:  # banron is speaking: the student reads, the draft can wait
+            return None
+        return await asyncio.to_thread(self._read_ahead, debate_id, draft)
 
     async def end(self, debate_id: str) -> None:
         await self._run(self._end, debate_id)

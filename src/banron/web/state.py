@@ -53,6 +53,7 @@ class WebState:
     engine: DebateService
     ingest: IngestService
     turn_limit: RateLimiter
+    draft_limit: RateLimiter
     login_limit: RateLimiter  # failed sign-ins per user name and address
     scorecards: Scorecards
 
@@ -69,6 +70,7 @@ class WebState:
             engine=DebateService(rt, debates, config.engine_cache),
             ingest=IngestService(rt, home / "uploads"),
             turn_limit=RateLimiter(config.turns_per_minute, 60.0),
+            draft_limit=RateLimiter(config.drafts_per_minute, 60.0),
             login_limit=RateLimiter(10, 60.0),
             scorecards=Scorecards(rt),
         )

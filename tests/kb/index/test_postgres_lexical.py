@@ -1,5 +1,6 @@
 """The PostgreSQL index's lexical search over long posting lists (``_lexical_capped``), and the
-migrations (m002, m003) that made it possible.
+migrations behind it: m002, m003 (the density order it reads), m004 (dropping m002's per-term
+bounds, unread since m003).
 
 A search whose query terms have many postings reads each long list only down to a cut in impact
 order and scores at most a few hundred passages in full. Its scores are exact BM25; its top k is
@@ -11,6 +12,7 @@ The thresholds are lowered here so a few hundred passages go through that path.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -161,7 +163,7 @@ def test_capped_searches_return_exact_scores_within_the_filters(
 
 
 def test_capped_search_after_replacements_and_deletions(pg_url: str, schema: str, capped: list[int]) -> None:
-    """Removals leave the stored (max tf, min length) wider than the postings: still bounds."""
+    """Removals and replacements keep each term's df exact, and the capped search right."""
     corpus = _corpus(seed=1)
     with _open(pg_url, schema) as index:
         _write(index, corpus)
@@ -178,12 +180,8 @@ def test_capped_search_after_replacements_and_deletions(pg_url: str, schema: str
             want = bm25_oracle(corpus, ["흔한", "r7"], 2, f)
             if len([i for i, _ in want if i.startswith("new")]) == 2:  # r7 carries the top 2
                 _assert_ranking(_ranked(index.lexical(["t"], ["흔한", "r7"], 2, f)), want)
-        with index._conn() as db:  # the bounds still bound every posting
-            loose = db.execute(
-                "SELECT count(*) FROM lex_df d JOIN lex_postings p USING (kb_id, term_id)"
-                " WHERE p.tf > d.max_tf OR p.length < d.min_length"
-            ).fetchone()
-            assert loose is not None and loose[0] == 0
+        with index._conn() as db:
+            assert _df_by_term(db) == _df_of(corpus)
 
 
 def test_capped_search_over_several_knowledge_bases(
@@ -202,47 +200,122 @@ def test_capped_search_over_several_knowledge_bases(
             _assert_ranking(_ranked(index.lexical(["a", "b"], query, 10, Filters())), want)
 
 
-def test_m002_upgrades_an_existing_index(
+def _df_of(corpus: dict[str, list[StoredPassage]]) -> dict[str, int]:
+    return dict(Counter(t for its in corpus.values() for it in its for t in set(it.tokens)))
+
+
+def _df_by_term(db: Any, schema: str = "") -> dict[str, int]:
+    """Each term's stored df (kb "t"), checked against its postings on the way."""
+    s = f"{schema}." if schema else ""
+    rows = db.execute(
+        f"SELECT t.term, d.df, (SELECT count(*) FROM {s}lex_postings p"
+        "  WHERE p.kb_id = d.kb_id AND p.term_id = d.term_id)"
+        f" FROM {s}lex_df d JOIN {s}lex_terms t ON t.id = d.term_id"
+        f" JOIN {s}kbs k ON k.id = d.kb_id WHERE k.name = 't'"
+    ).fetchall()
+    assert all(df == n for _, df, n in rows)
+    return {term: df for term, df, _ in rows}
+
+
+def _lex_df_columns(db: Any, schema: str) -> list[str]:
+    rows = db.execute(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = 'lex_df' ORDER BY ordinal_position",
+        (schema,),
+    )
+    return [r[0] for r in rows]
+
+
+ALL_MIGRATIONS = [name for name, _ in postgres.MIGRATIONS]
+
+
+def test_an_index_from_before_m002_upgrades_to_the_latest_schema(
     pg_url: str, schema: str, capped: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An index written before m002 (no bounds, no impact index, m002 unrecorded) is upgraded on
-    open: bounds filled from its postings, the index built, long-list searches right."""
+    """An index written before m002 (no density index, nothing after m001 recorded) is upgraded on open:
+    the density index built, m002's impact index and bounds gone again, long-list searches right."""
     monkeypatch.setattr(postgres, "_CAP", 10_000)
     corpus = _corpus(n_docs=10, seed=4)
     with PostgresIndex(pg_url, schema=schema) as index:
         _write(index, corpus)
     with psycopg.connect(pg_url, autocommit=True) as db:  # back to the m001 schema
         db.execute(f"DROP INDEX {schema}.lex_postings_density")
-        db.execute(f"ALTER TABLE {schema}.lex_df DROP COLUMN max_tf, DROP COLUMN min_length")
-        db.execute(
-            f"DELETE FROM {schema}._migrations"
-            " WHERE name IN ('m002_lex_term_bounds', 'm003_lex_density_order')"
-        )
+        db.execute(f"DELETE FROM {schema}._migrations WHERE name <> 'm001_kb_schema'")
     with _open(pg_url, schema) as index:
         with psycopg.connect(pg_url) as db:
             names = [r[0] for r in db.execute(f"SELECT name FROM {schema}._migrations ORDER BY name")]
-            assert names == ["m001_kb_schema", "m002_lex_term_bounds", "m003_lex_density_order"]
-            wrong = db.execute(
-                f"SELECT count(*) FROM {schema}.lex_df d JOIN (SELECT kb_id, term_id, max(tf) AS m,"
-                f" min(length) AS l FROM {schema}.lex_postings GROUP BY 1, 2) s USING (kb_id, term_id)"
-                " WHERE (d.max_tf, d.min_length) IS DISTINCT FROM (s.m, s.l)"
-            ).fetchone()
-            assert wrong is not None and wrong[0] == 0
-            terms = {t for its in corpus.values() for it in its for t in it.tokens}
-            assert db.execute(f"SELECT count(*) FROM {schema}.lex_df").fetchone() == (len(terms),)
+            assert names == ALL_MIGRATIONS
+            assert _lex_df_columns(db, schema) == ["kb_id", "term_id", "df"]
+            assert _df_by_term(db, schema) == _df_of(corpus)
             index_names = [f"{schema}.lex_postings_density", f"{schema}.lex_postings_impact"]
             found = [db.execute("SELECT to_regclass(%s)", (n,)).fetchone() for n in index_names]
             assert found[0] != (None,) and found[1] == (None,)  # m003's order replaced m002's
         for query in QUERIES:
             want = bm25_oracle(corpus, query, 10, Filters())
             _assert_ranking(_ranked(index.lexical(["t"], query, 10, Filters())), want)
-        # New writes keep the bounds.
+        # New writes keep df.
         index.replace_document("t", "dx", "h", "s", [_sp("x1", "dx", ["흔한"] * 40)])
+        corpus["dx"] = [_sp("x1", "dx", ["흔한"] * 40)]
         with index._conn() as db:
-            row = db.execute(
-                "SELECT d.max_tf FROM lex_df d JOIN lex_terms t ON t.id = d.term_id WHERE t.term = '흔한'"
-            ).fetchone()
-            assert row == (40,)
+            assert _df_by_term(db) == _df_of(corpus)
+
+
+def test_m004_drops_filled_bounds_and_changes_no_result(
+    pg_url: str, capped: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database that ran m002 and m003 with the bounds filled, then m004, has the fresh schema
+    and answers ingests, deletions and searches (exact and capped) as a fresh database does."""
+    old, fresh = f"lex{next(_schemas)}", f"lex{next(_schemas)}"
+    corpus = _corpus(seed=6)
+    migrations = postgres.MIGRATIONS
+    monkeypatch.setattr(postgres, "MIGRATIONS", migrations[:1])
+    with PostgresIndex(pg_url, schema=old, pool_size=1) as index:
+        _write(index, corpus)
+    monkeypatch.setattr(postgres, "MIGRATIONS", migrations[:3])  # m002 fills the bounds
+    PostgresIndex(pg_url, schema=old, pool_size=1).close()
+    with psycopg.connect(pg_url) as db:
+        assert _lex_df_columns(db, old) == ["kb_id", "term_id", "df", "max_tf", "min_length"]
+        filled = db.execute(f"SELECT count(*), count(max_tf), count(min_length) FROM {old}.lex_df").fetchone()
+        assert filled is not None and filled[0] > 0 and filled[0] == filled[1] == filled[2]
+    monkeypatch.setattr(postgres, "MIGRATIONS", migrations)  # m004 runs on the next open
+
+    with PostgresIndex(pg_url, schema=fresh, pool_size=1) as index:
+        _write(index, corpus)
+    deleted = list(corpus)[:8]
+    replaced = {  # one document rewritten, one new
+        "d10": [_sp("d10p00", "d10", ["흔한", "채움", "r9"], "neutral")],
+        "d99": [
+            _sp("new1", "d99", ["흔한", "r2", "r7", "중간"], "con"),
+            _sp("new2", "d99", ["가끔", "r7"] * 3),
+        ],
+    }
+    after = {d: its for d, its in corpus.items() if d not in deleted} | replaced
+
+    answers: dict[str, list[Any]] = {}
+    for name in (old, fresh):
+        with PostgresIndex(pg_url, schema=name, pool_size=1) as exact, _open(pg_url, name) as cut:
+            with psycopg.connect(pg_url) as db:
+                assert [r[0] for r in db.execute(f"SELECT name FROM {name}._migrations ORDER BY name")] == (
+                    ALL_MIGRATIONS
+                )
+                assert _lex_df_columns(db, name) == ["kb_id", "term_id", "df"]
+            for doc_id in deleted:
+                assert exact.delete_document("t", doc_id)
+            for doc_id, items in replaced.items():
+                exact.replace_document("t", doc_id, "h2", "s", items)
+            with exact._conn() as db:
+                assert _df_by_term(db) == _df_of(after)
+            got = []
+            for query, f in itertools.product(QUERIES, FILTERS):
+                for k in (1, 10):
+                    ranked = _ranked(exact.lexical(["t"], query, k, f))
+                    _assert_ranking(ranked, bm25_oracle(after, query, k, f))
+                    got.append((ranked, _ranked(cut.lexical(["t"], query, k, f))))
+            answers[name] = got
+    assert capped and any(capped)
+    for (a_exact, a_cut), (b_exact, b_cut) in zip(answers[old], answers[fresh], strict=True):
+        _assert_ranking(a_exact, b_exact)
+        _assert_ranking(a_cut, b_cut)
 
 
 def test_light_terms_are_the_lightest_bounds_up_to_the_share() -> None:

@@ -17,8 +17,9 @@ Layout (all tables in one PostgreSQL schema, ``banron_kb`` by default):
   stance, lang), numbered in ``label_groups``). Its primary key (kb, term, group, passage) lets a
   filtered search read only the postings of the allowed groups, and finds one passage's posting
   of a term; a second index, (kb, term, tf / length descending), has each term's postings in
-  impact order (migration m003). ``lex_df`` holds each term's document frequency (and m002's
-  largest tf and shortest passage, which the tf-ordered cut of before m003 bounded with).
+  impact order (migration m003). ``lex_df`` holds each term's document frequency (m002 added each
+  term's largest tf and shortest passage, the bounds of the tf-ordered cut of before m003; unread
+  since, m004 dropped them).
 
 Lexical ranking is BM25 (Lucene variant, ``base.BM25_K1``/``BM25_B``, so b = 1) with the idf
 from ``lex_df`` and the average length from ``kbs``: the same formula, and so the same scores, as
@@ -47,9 +48,10 @@ Two ways to the top k, chosen per knowledge base and query by the query terms' t
   bounds add up to less than the k-th best score and at most 1,000 passages qualify, the top k is
   provably exact.
 
-Migrations m002 (bounds) and m003 (the density index, replacing m002's tf-ordered one) run in
-their migration's transaction: on an existing index of millions of passages they take minutes,
-during which writes wait.
+Migrations m002 (bounds, dropped again by m004) and m003 (the density index, replacing m002's
+tf-ordered one) run in their migration's transaction: on an existing index of millions of passages
+they take minutes, during which writes wait. m004 only drops columns (no rewrite), but a worker
+still running the code of before it fails its writes once it has run, as they set those columns.
 
 Every write runs in one transaction, so a failed ingest leaves nothing half-written; the schema is
 created by named, append-only migrations recorded in ``_migrations``, under an advisory lock so
@@ -213,11 +215,19 @@ def _m003_lex_density_order(db: Connection) -> None:
     db.execute("DROP INDEX IF EXISTS lex_postings_impact")
 
 
+def _m004_drop_lex_term_bounds(db: Connection) -> None:
+    """Drops m002's per-term bounds (largest tf, shortest passage): m003's density order bounds a
+    cut list by its cut posting, and nothing has read them since; writes kept them up for nothing.
+    A metadata-only change in PostgreSQL (no table rewrite)."""
+    db.execute("ALTER TABLE lex_df DROP COLUMN IF EXISTS max_tf, DROP COLUMN IF EXISTS min_length")
+
+
 # Named, append-only: never edit or reorder an entry; add a new one.
 MIGRATIONS: list[PgMigration] = [
     ("m001_kb_schema", _m001_kb_schema),
     ("m002_lex_term_bounds", _m002_lex_term_bounds),
     ("m003_lex_density_order", _m003_lex_density_order),
+    ("m004_drop_lex_term_bounds", _m004_drop_lex_term_bounds),
 ]
 
 _COLS = 'id, doc_id, text, title, source, lang, stance, motion, start, "end", page, section'
@@ -406,8 +416,6 @@ class PostgresIndex:
                     )
                 )
         df: Counter[int] = Counter()
-        max_tf: dict[int, int] = {}
-        min_length: dict[int, int] = {}
         with cur.copy(
             "COPY lex_postings (kb_id, term_id, grp, pid, tf, length) FROM STDIN (FORMAT BINARY)"
         ) as copy:
@@ -417,29 +425,16 @@ class PostgresIndex:
                 for term, tf in c.items():
                     tid = term_ids[term]
                     df[tid] += 1
-                    max_tf[tid] = max(max_tf.get(tid, 0), tf)
-                    min_length[tid] = min(min_length.get(tid, n), n)
                     copy.write_row((kb_id, tid, grp, pid, tf, n))
         if df:
             ids = sorted(df)  # one lock order for concurrent writers
-            # The bounds only widen here; a removal leaves them as they are (still bounds). A NULL
-            # bound (unknown: a row an older writer added) stays NULL: the search then reads that
-            # term's postings whole.
+            # Only df: a cut list is bounded by its cut posting (m003's density order), so no
+            # per-term bound is kept (m004 dropped m002's).
             cur.execute(
-                "INSERT INTO lex_df (kb_id, term_id, df, max_tf, min_length)"
-                " SELECT %s, t, n, m, l FROM unnest(%s::int4[], %s::int4[], %s::int4[], %s::int4[])"
-                " AS u(t, n, m, l) ON CONFLICT (kb_id, term_id) DO UPDATE SET df = lex_df.df + EXCLUDED.df,"
-                " max_tf = CASE WHEN lex_df.max_tf IS NOT NULL"
-                "  THEN greatest(lex_df.max_tf, EXCLUDED.max_tf) END,"
-                " min_length = CASE WHEN lex_df.min_length IS NOT NULL"
-                "  THEN least(lex_df.min_length, EXCLUDED.min_length) END",
-                (
-                    kb_id,
-                    ids,
-                    [df[i] for i in ids],
-                    [max_tf[i] for i in ids],
-                    [min_length[i] for i in ids],
-                ),
+                "INSERT INTO lex_df (kb_id, term_id, df)"
+                " SELECT %s, t, n FROM unnest(%s::int4[], %s::int4[]) AS u(t, n)"
+                " ON CONFLICT (kb_id, term_id) DO UPDATE SET df = lex_df.df + EXCLUDED.df",
+                (kb_id, ids, [df[i] for i in ids]),
             )
         sizes = Counter(groups[(it.passage.motion, it.passage.stance, it.passage.lang)] for it in items)
         _add_group_sizes(cur, kb_id, sizes)

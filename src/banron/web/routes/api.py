@@ -60,6 +60,10 @@ class NewTurn(BaseModel):
     elapsed_s: float | None = Field(None, ge=0, le=24 * 3600, description="Seconds the student spoke.")
 
 
+class Draft(BaseModel):
+    text: str = Field(max_length=20_000, description="What the student has written of the speech so far.")
+
+
 class MotionIn(BaseModel):
     text: str = Field(min_length=1, max_length=500)
     lang: Literal["ko", "en"]
@@ -169,6 +173,33 @@ async def submit_turn(debate_id: str, body: NewTurn, user: CurrentUser, state: S
     fmt = formats().get(record.format)
     return JSONResponse(
         turn_payload(done.turn, fmt), status_code=201, headers={"Server-Timing": done.server_timing()}
+    )
+
+
+@router.post(
+    "/debates/{debate_id}/draft",
+    status_code=202,
+    summary="The speech being written: banron reads ahead (nothing is stored)",
+)
+async def draft(debate_id: str, body: Draft, user: CurrentUser, state: StateDep) -> Any:
+    """The claims banron would answer if this were submitted now. Their embedding starts at once,
+    so the submit does not wait for it. ``read`` is false when banron could not look now (it is
+    banron's turn, or the debate is busy): send the draft again later. The text stays in memory on
+    this machine, never stored, never sent to a model."""
+    record = own_debate(state, user, debate_id)
+    if record.status == "finished":
+        return _error(409, "not_your_turn", "the debate is over")
+    wait = state.draft_limit.hit(owner_key(user))
+    if wait:
+        return JSONResponse(
+            {"detail": "drafts are coming too fast", "code": "rate_limited"},
+            status_code=429,
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    claims = await state.engine.read_ahead(record.id, body.text)
+    return JSONResponse(
+        {"read": claims is not None, "claims": [{"id": c.id, "text": c.text} for c in claims or []]},
+        status_code=202,
     )
 
 

@@ -45,5 +45,19 @@
     return node;
   }
 
+  // Signing out forgets the speeches the debate page saved while they were typed (debate.js): on a
+  // shared computer the next person must not find them in this browser's storage.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || new URL(form.action, location.href).pathname !== "/logout") return;
+    try {
+      for (const key of Object.keys(localStorage)) {
+        if (key.startsWith("banron.speech.")) localStorage.removeItem(key);
+      }
+    } catch (e) {
+      // storage unavailable (private mode): nothing was saved
+    }
+  });
+
   window.banron = { csrf: meta ? meta.content : "", t, request, el, lang: document.documentElement.lang || "ko" };
 })();

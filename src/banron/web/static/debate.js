@@ -88,7 +88,142 @@
     textarea.addEventListener("input", () => {
       if (textarea.value.trim()) startTimer(); // the clock starts with the first word
       drawWords();
+      saveSpeech();
+      draftSoon();
     });
+  }
+
+  // -- the speech being written: kept in this browser, and read ahead by banron -----------------
+  // Autosave: a reload or a crashed tab loses nothing typed. The text is kept per debate with the
+  // number of the student's speeches stored when it was written, so a speech that was submitted
+  // (its answer lost to a crash) is never brought back as the next one.
+  const saveKey = "banron.speech." + options.id;
+  function spoken() {
+    return debate.turns.filter((turn) => turn.speaker === "student").length;
+  }
+  function storage(action) {
+    try {
+      return action(window.localStorage);
+    } catch (e) {
+      return null; // private mode, storage full or disabled: the page works without it
+    }
+  }
+  function saveSpeech() {
+    const text = textarea.value;
+    storage((s) => (text.trim() ? s.setItem(saveKey, JSON.stringify({ after: spoken(), text })) : s.removeItem(saveKey)));
+  }
+  function forgetSpeech() {
+    storage((s) => s.removeItem(saveKey));
+  }
+  function savedSpeech() {
+    const raw = storage((s) => s.getItem(saveKey));
+    if (!raw) return "";
+    let saved = null;
+    try {
+      saved = JSON.parse(raw);
+    } catch (e) {
+      saved = null;
+    }
+    if (!saved || typeof saved.text !== "string" || saved.after !== spoken()) {
+      forgetSpeech(); // unreadable, or written for a speech already stored
+      return "";
+    }
+    return saved.text;
+  }
+
+  // Read-ahead: a pause in typing sends the speech so far as a draft. The server answers with the
+  // claims banron would answer (shown under the textarea) and starts embedding them, so the submit
+  // is faster. A draft is only a hint: failures are ignored and never block the submit.
+  const DRAFT_PAUSE_MS = 1200; // after the last keystroke
+  const DRAFT_RETRY_MS = 4000; // after "could not read now"
+  const draftBox = document.getElementById("draft");
+  const draftList = document.getElementById("draft-claims");
+  const drafts = {
+    timer: null,
+    busy: false, // a draft request is in flight
+    again: false, // text changed while it was: send the latest when it returns
+    sent: null, // trimmed text of the last draft the server read (null: none)
+    retried: false, // the one retry after read: false is used
+    off: false, // the debate is over
+    epoch: 0, // bumped on submit: answers to older drafts are dropped
+  };
+
+  function drawClaims(claims) {
+    if (!draftList) return;
+    const shown = textarea.value.trim() ? claims : [];
+    draftList.replaceChildren(...shown.map((c) => el("li", { text: c.text })));
+    draftBox.hidden = shown.length === 0;
+  }
+  function clearDraft() {
+    clearTimeout(drafts.timer);
+    drafts.timer = null;
+    drafts.sent = null;
+    drafts.retried = false;
+    drafts.epoch += 1;
+    drawClaims([]);
+  }
+  function canDraft() {
+    const slot = debate.slot;
+    return !!(textarea && form && !drafts.off && !submit.disabled && slot && slot.speaker === "student" && slot.part === "speech");
+  }
+  function draftSoon(delay) {
+    if (!textarea) return;
+    clearTimeout(drafts.timer);
+    drafts.timer = null;
+    if (!textarea.value.trim()) {
+      drafts.sent = null; // typed again later, the same text is sent again
+      drawClaims([]);
+      return;
+    }
+    drafts.retried = false;
+    drafts.timer = setTimeout(sendDraft, delay === undefined ? DRAFT_PAUSE_MS : delay);
+  }
+  async function sendDraft() {
+    drafts.timer = null;
+    if (!canDraft()) return;
+    const text = textarea.value.trim();
+    if (!text || text === drafts.sent) return;
+    if (drafts.busy) {
+      drafts.again = true;
+      return;
+    }
+    drafts.busy = true;
+    drafts.again = false;
+    const epoch = drafts.epoch;
+    let res = null;
+    try {
+      res = await request("POST", base + "/draft", { text });
+    } catch (e) {
+      res = null; // offline: the next pause tries again
+    }
+    drafts.busy = false;
+    if (epoch === drafts.epoch && res) {
+      if (res.status === 202 && res.data && res.data.read) {
+        drafts.sent = text;
+        drawClaims(res.data.claims || []);
+      } else if (res.status === 202 && !drafts.retried) {
+        drafts.retried = true; // banron is busy with this debate: look again in a moment
+        clearTimeout(drafts.timer);
+        drafts.timer = setTimeout(sendDraft, DRAFT_RETRY_MS);
+      } else if (res.status === 409) {
+        drafts.off = true;
+      } else if (res.status === 429 && !drafts.timer) {
+        // Too many drafts (several tabs?): the latest text goes once the limit allows.
+        const wait = Math.min(60, Number(res.headers.get("Retry-After")) || 10);
+        drafts.timer = setTimeout(sendDraft, wait * 1000);
+      }
+    }
+    if (drafts.again && epoch === drafts.epoch) {
+      drafts.again = false;
+      sendDraft();
+    }
+  }
+  // After banron's speech (drafts wait while it speaks): read what the student wrote meanwhile.
+  function draftAfterSpeech() {
+    if (!textarea || !textarea.value.trim()) return;
+    drafts.sent = null;
+    drafts.retried = false;
+    sendDraft();
   }
 
   // -- rendering --------------------------------------------------------------------------------
@@ -276,6 +411,7 @@
       await refresh();
       document.body.dataset.speeches = String(metrics.speeches);
       if (debate.status === "finished") say(t("finished"));
+      draftAfterSpeech();
     }
   }
 
@@ -290,13 +426,24 @@
         return;
       }
       submit.disabled = true;
+      clearTimeout(drafts.timer); // no draft of a speech being submitted
+      drafts.timer = null;
       const spent = elapsed();
       pauseTimer();
-      const res = await request("POST", base + "/turns", { text, elapsed_s: spent > 0 ? spent : null });
+      let res;
+      try {
+        res = await request("POST", base + "/turns", { text, elapsed_s: spent > 0 ? spent : null });
+      } catch (e) {
+        submit.disabled = false;
+        say(t("error_network"), true); // the speech stays in the textarea and in this browser
+        return;
+      }
       submit.disabled = false;
       if (res.status === 201) {
         transcript.append(turnItem(res.data));
         textarea.value = "";
+        forgetSpeech();
+        clearDraft();
         say("");
         await refresh();
         if (debate.slot && debate.slot.speaker === "banron") await speak();
@@ -344,6 +491,12 @@
   });
 
   drawTimer();
+  if (textarea && debate.slot && debate.slot.speaker === "student") {
+    if (!textarea.value) textarea.value = savedSpeech(); // what was typed before a reload or a crash
+    if (textarea.value.trim()) draftSoon(0);
+  } else if (textarea && debate.status === "finished") {
+    forgetSpeech();
+  }
   drawWords();
   if (options.can_speak && debate.slot && debate.slot.speaker === "banron") speak();
 })();
