@@ -38,6 +38,13 @@ and the tables vacuumed and analysed. Besides latency it reports:
   the exact path forced: every posting summed), unfiltered and filtered, with the share of
   searches that took the capped long-list path and the exact path's latency.
 
+Each mode (lexical, dense, hybrid, hybrid+filter) times its own ``--queries`` queries, drawn from
+the same distribution: timed on one set, a later mode would find in PostgreSQL's buffers the
+pages an earlier one read for the same queries. ``--prewarm`` (postgres) first reads the files of
+every relation the searches touch into the OS page cache, as on a server that has been answering
+for a while; without it a run starts from whatever the previous run (its recall checks read the
+4 GB postings heap at 1M) left there.
+
 The latency columns use the defaults: dense compares all allowed passages when they are at most
 20,000 (a filtered search, usually) and walks the HNSW index otherwise; lexical sums every posting
 when the query's lists are short and reads long lists only down to a cut (see
@@ -328,15 +335,26 @@ def query(
     from banron.kb.index.sqlite import SQLiteIndex
     from banron.kb.search import Retriever
 
-    rng = np.random.default_rng(seed + 1)
     vocab = Vocab(seed)
-    # Student claims after content-morpheme tokenization: 4-12 tokens, same Zipf law as the corpus.
-    queries = []
-    for _ in range(n_queries):
-        lang = "ko" if rng.random() < KO_SHARE else "en"
-        queries.append(" ".join(vocab.draw(rng, lang, int(rng.integers(4, 13)))))
-    filters = [
-        Filters(motion=MOTIONS[int(rng.integers(len(MOTIONS)))], stances=("con",)) for _ in range(n_queries)
+
+    def draw(rng: np.random.Generator) -> tuple[list[str], list[Filters]]:
+        # Student claims after content-morpheme tokenization: 4-12 tokens, the corpus's Zipf law.
+        queries = []
+        for _ in range(n_queries):
+            lang = "ko" if rng.random() < KO_SHARE else "en"
+            queries.append(" ".join(vocab.draw(rng, lang, int(rng.integers(4, 13)))))
+        filters = [
+            Filters(motion=MOTIONS[int(rng.integers(len(MOTIONS)))], stances=("con",))
+            for _ in range(n_queries)
+        ]
+        return queries, filters
+
+    queries, filters = draw(np.random.default_rng(seed + 1))
+    # Each mode times its own queries, drawn alike: on the same queries a mode would find the
+    # pages the mode before it read (PostgreSQL's buffers), and time a cache, not a search.
+    sets = [
+        (queries, filters),
+        *(draw(np.random.default_rng(seed + 1 + 1000 * i)) for i in range(1, len(MODES))),
     ]
 
     loadavg = os.getloadavg()[0]
@@ -365,12 +383,12 @@ def query(
         "latency_ms": {},
         "mean_hits": {},
     }
-    for mode in MODES:
+    for mode, (mode_queries, mode_filters) in zip(MODES, sets, strict=True):
         kw = {"mode": "hybrid" if mode.startswith("hybrid") else mode}
-        for q in queries[:5]:  # warm caches
+        for q in mode_queries[:5]:  # warm caches
             retriever.search(q, [KB], **kw)  # type: ignore[arg-type]
         times, hits = [], 0
-        for q, f in zip(queries, filters, strict=True):
+        for q, f in zip(mode_queries, mode_filters, strict=True):
             t = time.perf_counter()
             res = retriever.search(q, [KB], filters=f if mode == "hybrid+filter" else None, **kw)  # type: ignore[arg-type]
             times.append((time.perf_counter() - t) * 1000)

@@ -244,18 +244,28 @@ def test_an_api_style_model_writes_the_case_and_the_closing(rt: Runtime) -> None
         assert passage is not None and passage.stance in ("pro", "neutral")
 
 
+def _spy_on_prefetch(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The texts handed to the embedder's prefetch, one list per call (nothing is embedded)."""
+    asked: list[list[str]] = []
+    monkeypatch.setattr(rt.embedder, "prefetch", lambda texts: asked.append(list(texts)), raising=False)
+    return asked
+
+
+def _free_debate(rt: Runtime, tmp_path: Path) -> DebateEngine:
+    return DebateEngine.create(
+        rt, fmt=get_format("free"), motion=find_motion("phone-ban"),  # type: ignore[arg-type]
+        student_side=Side.PRO, lang="ko", kbs=["bundled"], store=DebateStore(tmp_path / "d.sqlite"),
+    )  # fmt: skip
+
+
 def test_a_stored_turns_claims_are_embedded_ahead_of_the_turn_that_needs_them(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The student's first claims (banron searches with them) and banron's claims (the student's
     answer is linked to them) are handed to the embedder's prefetch as soon as their turn is
     stored; claims the flow has already embedded are not handed over again."""
-    asked: list[list[str]] = []
-    monkeypatch.setattr(rt.embedder, "prefetch", lambda texts: asked.append(list(texts)), raising=False)
-    engine = DebateEngine.create(
-        rt, fmt=get_format("free"), motion=find_motion("phone-ban"),  # type: ignore[arg-type]
-        student_side=Side.PRO, lang="ko", kbs=["bundled"], store=DebateStore(tmp_path / "d.sqlite"),
-    )  # fmt: skip
+    asked = _spy_on_prefetch(rt, monkeypatch)
+    engine = _free_debate(rt, tmp_path)
     first = engine.submit(KO_SPEECHES[0])
     assert first.claims and asked == [[c.text for c in first.claims]]
     banron = [t for t in engine.run_banron() if isinstance(t, Turn)][-1]
@@ -271,12 +281,8 @@ def test_a_draft_is_read_ahead_without_storing_anything(
     """read_ahead lists the claims a submit of the draft would make and hands the finished
     sentences' claims to the prefetch; the sentence still being typed is listed, not embedded.
     Nothing is stored, and in banron's turn there is nothing to read."""
-    asked: list[list[str]] = []
-    monkeypatch.setattr(rt.embedder, "prefetch", lambda texts: asked.append(list(texts)), raising=False)
-    engine = DebateEngine.create(
-        rt, fmt=get_format("free"), motion=find_motion("phone-ban"),  # type: ignore[arg-type]
-        student_side=Side.PRO, lang="ko", kbs=["bundled"], store=DebateStore(tmp_path / "d.sqlite"),
-    )  # fmt: skip
+    asked = _spy_on_prefetch(rt, monkeypatch)
+    engine = _free_debate(rt, tmp_path)
     typing = KO_SPEECHES[0] + " 그리고 수업 시간에 게임을 하는 학생"
     claims = engine.read_ahead(typing)
     assert claims is not None and engine.turns == []

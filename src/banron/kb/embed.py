@@ -166,8 +166,13 @@ class E5SmallEmbedder:
             return
         try:
             self._finish(mine, remember=True)
-        except Exception:  # whoever waits for these texts gets the error through its future
-            log.exception("prefetching %d query vectors failed", len(mine))
+        except Exception as e:  # whoever waits for these texts gets the error through its future
+            if isinstance(e, RuntimeError) and "after shutdown" in str(e):
+                # The process is exiting (its thread pools are shut down at exit) and nobody is
+                # left to use these vectors: not an error worth a traceback in the log.
+                log.debug("prefetch of %d query vectors dropped at exit", len(mine))
+            else:
+                log.exception("prefetching %d query vectors failed", len(mine))
 
     @contextmanager
     def _guard(self) -> Iterator[None]:

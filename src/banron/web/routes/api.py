@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from banron.debate.engine import TurnError
 from banron.debate.formats import formats
-from banron.store.accounts import AccountError
+from banron.store.accounts import AccountError, User
 from banron.web import scorecards
 from banron.web.auth import (
     CurrentUser,
@@ -31,6 +31,7 @@ from banron.web.auth import (
     readable_debate,
 )
 from banron.web.debates import debate_payload, display_source, turn_payload
+from banron.web.limits import RateLimiter
 from banron.web.motions import all_motions, find_motion
 from banron.web.routes.student import export_response
 from banron.web.routes.teacher import my_class, my_classes
@@ -84,6 +85,15 @@ class ClassIn(BaseModel):
 
 class MemberIn(BaseModel):
     name: str = Field(min_length=1, max_length=64, description="An existing student's user name.")
+
+
+def _too_fast(limiter: RateLimiter, user: User, detail: str) -> JSONResponse | None:
+    """A 429 with Retry-After when ``user`` is over ``limiter``'s rate (the event is counted when not)."""
+    wait = limiter.hit(owner_key(user))
+    if not wait:
+        return None
+    retry = {"Retry-After": str(int(wait) + 1)}
+    return JSONResponse({"detail": detail, "code": "rate_limited"}, status_code=429, headers=retry)
 
 
 def _error(status: int, code: str, message: str = "") -> JSONResponse:
@@ -157,13 +167,8 @@ async def submit_turn(debate_id: str, body: NewTurn, user: CurrentUser, state: S
     record = own_debate(state, user, debate_id)
     if record.status == "finished":
         return _error(409, "not_your_turn", "the debate is over")
-    wait = state.turn_limit.hit(owner_key(user))
-    if wait:
-        return JSONResponse(
-            {"detail": "too many speeches; wait a moment", "code": "rate_limited"},
-            status_code=429,
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
+    if limited := _too_fast(state.turn_limit, user, "too many speeches; wait a moment"):
+        return limited
     try:
         done = await state.engine.submit(record.id, body.text, body.elapsed_s)
     except TurnError as e:
@@ -189,13 +194,8 @@ async def draft(debate_id: str, body: Draft, user: CurrentUser, state: StateDep)
     record = own_debate(state, user, debate_id)
     if record.status == "finished":
         return _error(409, "not_your_turn", "the debate is over")
-    wait = state.draft_limit.hit(owner_key(user))
-    if wait:
-        return JSONResponse(
-            {"detail": "drafts are coming too fast", "code": "rate_limited"},
-            status_code=429,
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
+    if limited := _too_fast(state.draft_limit, user, "drafts are coming too fast"):
+        return limited
     claims = await state.engine.read_ahead(record.id, body.text)
     return JSONResponse(
         {"read": claims is not None, "claims": [{"id": c.id, "text": c.text} for c in claims or []]},
