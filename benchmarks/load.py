@@ -32,6 +32,12 @@ for minutes, so at either setting each simulated student stands in for several r
 first speech of each debate is also reported apart (it embeds the student's first claims, which
 later speeches find already embedded at submit).
 
+With ``--think``, each speech is first sent as a draft (``POST .../draft``) when the pause begins,
+as the debate page sends what is written when typing stops; the server embeds its claims while
+the student pauses, and the submit finds them ready. ``--no-drafts`` leaves the drafts out (as
+pages before them). The drafts' own latency is reported but is not turn overhead: nobody waits
+for a draft.
+
 Also: errors (non-2xx other than 429, SSE ``error`` events, transport errors), turns/s, server RSS.
 The debate store is SQLite unless BANRON_STORE__DATABASE_URL is set in the environment (it is passed
 on to the server); the output says which. Figures so far are SQLite only.
@@ -43,7 +49,7 @@ route, like nginx's hash of the debate id). ``--engine-threads`` is then per wor
 interpreters instead of one. RSS is the sum over the workers.
 
     python benchmarks/load.py [--debates 50] [--seconds 300] [--tokens-per-s 20] [--reply-words 40]
-                              [--engine-threads 8] [--workers 1] [--repeat-texts] [--think 0]
+                              [--engine-threads 8] [--workers 1] [--repeat-texts] [--think 0] [--no-drafts]
                               [--json benchmarks/results/load.json]
 """
 
