@@ -267,12 +267,15 @@ class DebateService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, partial(fn, *args, **kwargs))
 
+    def _lock(self, debate_id: str) -> threading.Lock:
+        """The lock of this debate's stripe (shared with the other debates hashed to it)."""
+        return self._stripes[zlib.crc32(debate_id.encode()) % self.LOCK_STRIPES]
+
     @contextmanager
     def _debate(self, debate_id: str) -> Iterator[None]:
         """On a worker: the bundled evidence is in, and no other worker is in this debate."""
         self.ready.result()
-        lock = self._stripes[zlib.crc32(debate_id.encode()) % self.LOCK_STRIPES]
-        with lock:
+        with self._lock(debate_id):
             yield
 
     def close(self) -> None:
@@ -345,7 +348,7 @@ class DebateService:
             engine = self._engines.get(debate_id)
         if engine is not None:
             return engine.read_ahead(draft)
-        lock = self._stripes[zlib.crc32(debate_id.encode()) % self.LOCK_STRIPES]
+        lock = self._lock(debate_id)
         if not lock.acquire(blocking=False):  # resuming races an engine thread: skip this draft
             return None
         try:

@@ -154,9 +154,12 @@
     draftList.replaceChildren(...shown.map((c) => el("li", { text: c.text })));
     draftBox.hidden = shown.length === 0;
   }
-  function clearDraft() {
+  function cancelDraft() {
     clearTimeout(drafts.timer);
     drafts.timer = null;
+  }
+  function clearDraft() {
+    cancelDraft();
     drafts.sent = null;
     drafts.retried = false;
     drafts.epoch += 1;
@@ -168,8 +171,7 @@
   }
   function draftSoon(delay) {
     if (!textarea) return;
-    clearTimeout(drafts.timer);
-    drafts.timer = null;
+    cancelDraft();
     if (!textarea.value.trim()) {
       drafts.sent = null; // typed again later, the same text is sent again
       drawClaims([]);
@@ -426,8 +428,7 @@
         return;
       }
       submit.disabled = true;
-      clearTimeout(drafts.timer); // no draft of a speech being submitted
-      drafts.timer = null;
+      cancelDraft(); // no draft of a speech being submitted
       const spent = elapsed();
       pauseTimer();
       let res;
